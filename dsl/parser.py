@@ -1,0 +1,202 @@
+"""Text -> AST, with every failure turned into a Diagnostic a marketer can act on.
+
+Nothing here raises for bad input: ``parse_source`` returns ``(module_or_None, diagnostics)``.
+Raw Lark errors are translated at one boundary (``syntax.translate``).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+from lark import Lark
+from lark.exceptions import LarkError, UnexpectedInput, VisitError
+from lark.indenter import Indenter
+
+from dsl import ast as A
+from dsl.diagnostics import Diagnostic, error
+from dsl.syntax import translate
+from dsl.transform import ToAst
+
+MAX_BYTES = 1_000_000  # a flow file is hand-written; anything larger is a mistake
+MAX_NESTING = 32  # parentheses, and separately indented blocks
+GRAMMAR = Path(__file__).with_name("grammar.lark")
+
+
+class FlowIndenter(Indenter):
+    NL_type = "_NL"
+    OPEN_PAREN_types = ["LPAR"]
+    CLOSE_PAREN_types = ["RPAR"]
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = 8
+
+
+@functools.cache
+def lark_parser() -> Lark:
+    return Lark(
+        GRAMMAR.read_text(encoding="utf-8"),
+        parser="lalr",
+        lexer="contextual",
+        postlex=FlowIndenter(),
+        propagate_positions=True,
+        maybe_placeholders=False,
+        start="start",
+    )
+
+
+def decode(path: str, data: bytes) -> tuple[str | None, list[Diagnostic]]:
+    """Bytes -> text, refusing what cannot be a flow file with a reason and a way out."""
+    here = A.Span(path, 1, 1, 1, 1)
+    if len(data) > MAX_BYTES:
+        mb = len(data) / 1_000_000
+        return None, [error("E0101", f"file is too large to be a flow file ({mb:.1f} MB)", here,
+                            f"flow files are limited to {MAX_BYTES // 1_000_000} MB; "
+                            "split it into several files in the same folder")]
+    if b"\x00" in data:
+        return None, [error("E0102", "this is a binary file, not a flow file", here,
+                            "flow files are plain text saved as UTF-8")]
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        hint = "save the file as UTF-8"
+        for enc, label in (("cp932", "Shift_JIS (CP932)"), ("euc_jp", "EUC-JP")):
+            try:
+                data.decode(enc)
+            except UnicodeDecodeError:
+                continue
+            hint = (f"the file looks like {label}; save it as UTF-8 "
+                    "(in most editors: Save As, encoding UTF-8)")
+            break
+        return None, [error("E0103", "file is not valid UTF-8 text", A.Span(path, line, col, line, col),
+                            hint)]
+    return text, []
+
+
+def _preflight(path: str, text: str) -> list[Diagnostic]:
+    """Problems Lark would report badly or not survive: tabs, control characters, deep nesting."""
+    diags: list[Diagnostic] = []
+    depth = 0
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        indent = len(line) - len(line.lstrip(" \t"))
+        if "\t" in line[:indent] and line.strip() and not line.lstrip().startswith("#"):
+            col = line.index("\t") + 1
+            diags.append(error("E0104", "a tab is used for indentation", A.Span(
+                path, lineno, col, lineno, col + 1), "indent with spaces only (4 per level)"))
+        bad = re.search(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]", line)
+        if bad:
+            col = bad.start() + 1
+            diags.append(error("E0105", f"invisible control character U+{ord(bad.group()):04X}",
+                               A.Span(path, lineno, col, lineno, col + 1),
+                               "delete it; it was probably pasted by accident"))
+        in_string = False
+        for col, ch in enumerate(line, start=1):
+            if ch == '"' and (col == 1 or line[col - 2] != "\\"):
+                in_string = not in_string
+            elif ch == "#" and not in_string:
+                break
+            elif not in_string and ch == "(":
+                depth += 1
+                if depth == MAX_NESTING + 1:
+                    diags.append(error("E0106", f"parentheses nested more than {MAX_NESTING} deep",
+                                       A.Span(path, lineno, col, lineno, col + 1),
+                                       "split the condition into named segments"))
+            elif not in_string and ch == ")":
+                depth = max(depth - 1, 0)
+        if indent // 4 > MAX_NESTING and line.strip():
+            diags.append(error("E0107", f"blocks nested more than {MAX_NESTING} deep",
+                               A.Span(path, lineno, 1, lineno, indent + 1),
+                               "move part of the flow into a separate flow"))
+            break
+    return diags
+
+
+def parse_source(path: str, text: str) -> tuple[A.Module | None, list[Diagnostic]]:
+    """Parse one file's text. A module is returned only when there was no syntax error.
+
+    Each top-level item (a line starting in column 1, with the indented lines under it) is parsed
+    on its own, so one broken definition does not hide the errors of the next; within an item the
+    first error is reported, as later ones are usually its echo.
+    """
+    diags = _preflight(path, text)
+    if diags:
+        return None, diags
+    parser = lark_parser()  # outside the try: a broken grammar is our bug, not the flow's
+    items: list[A.Item] = []
+    errors: list[Diagnostic] = []
+    for first_line, chunk in _chunks(text):
+        padded = "\n" * (first_line - 1) + chunk + "\n"
+        try:
+            tree = parser.parse(padded)
+        except UnexpectedInput as exc:
+            errors.append(translate(exc, path, padded))
+            continue
+        except LarkError as exc:  # indentation errors from the Indenter, and the like
+            errors.append(_other_error(exc, path, padded))
+            continue
+        try:
+            module = ToAst(path).transform(tree)
+        except VisitError as exc:  # pragma: no cover - an engine bug, not the flow's fault
+            raise RuntimeError(f"internal error building the syntax tree: {exc.orig_exc!r}") from exc
+        items.extend(module.items)
+    if errors:
+        return None, _dedupe(errors)
+    lines = text.count("\n") + 1
+    return A.Module(path, tuple(items), span=A.Span(path, 1, 1, lines, 1)), []
+
+
+def _chunks(text: str) -> list[tuple[int, str]]:
+    """Split at lines that start a top-level item: not indented, not blank, not a comment,
+    and not inside parentheses left open by an earlier line."""
+    chunks: list[tuple[int, list[str]]] = []
+    depth = 0
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        starts_item = (depth == 0 and line[:1] not in ("", " ", "\t", "#", "\r")
+                       and line.strip() != "")
+        if starts_item or not chunks:
+            chunks.append((lineno, []))
+        chunks[-1][1].append(line)
+        depth = max(0, depth + _paren_delta(line))
+    return [(n, "\n".join(body)) for n, body in chunks]
+
+
+def _paren_delta(line: str) -> int:
+    delta = 0
+    in_string = False
+    prev = ""
+    for ch in line:
+        if ch == '"' and prev != "\\":
+            in_string = not in_string
+        elif not in_string:
+            if ch == "#":
+                break
+            delta += (ch == "(") - (ch == ")")
+        prev = ch
+    return delta
+
+
+def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for d in diags:
+        key = (d.span.line, d.span.column)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def _other_error(exc: Exception, path: str, text: str) -> Diagnostic:
+    msg = str(exc)
+    m = re.search(r"line (\d+)", msg)
+    line = int(m.group(1)) if m else 1
+    if "Unexpected dedent" in msg or "dedent" in msg.lower():
+        return error("E0108", "this line's indentation does not match any enclosing block",
+                     A.Span(path, line, 1, line, 2),
+                     "indent it exactly as far as the lines of the block it belongs to")
+    return error("E0100", "the file could not be read as a flow file", A.Span(path, line, 1, line, 2))

@@ -1,0 +1,27 @@
+"""The `engine` command. One module per verb; heavy imports happen inside each command."""
+
+from __future__ import annotations
+
+import click
+
+from engine.cli.check import check
+from engine.cli.fmt import fmt
+from engine.cli.graph import graph
+
+EXIT_CODES = """\b
+Exit codes:
+  0  no problems (warnings may be printed)
+  1  findings: an error in a flow, or `fmt --check` would change a file
+  2  usage, configuration or internal error
+"""
+
+
+@click.group(help=f"Code-first nurture automation.\n\n{EXIT_CODES}")
+@click.version_option(package_name="nurture-engine", prog_name="engine")
+def main() -> None:
+    pass
+
+
+main.add_command(check)
+main.add_command(fmt)
+main.add_command(graph)
