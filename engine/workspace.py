@@ -113,7 +113,10 @@ def find_templates(roots: list[Path], explicit: str | None) -> Path | None:
     return None
 
 
-def load(paths: list[str], templates: str | None = None, check: bool = True) -> Workspace:
+def load(paths: list[str], templates: str | None = None, check: bool = True,
+         siblings: bool = True) -> Workspace:
+    """Read, parse and (with ``check``) check. ``siblings=False`` reads only the named files and
+    folders, not the other files beside a named file (golden tests want that isolation)."""
     targets, contexts, stdin = resolve_targets(paths)
     ws = Workspace(roots=contexts)
     seen: set[Path] = set()
@@ -124,7 +127,7 @@ def load(paths: list[str], templates: str | None = None, check: bool = True) -> 
         ws.targets.append("<stdin>")
         read_one(ws, "<stdin>", sys.stdin.buffer.read())
     context_files = [t for t in targets]
-    for folder in contexts:
+    for folder in contexts if siblings else []:
         for p in flow_files(folder):
             if p.resolve() not in seen:
                 seen.add(p.resolve())
