@@ -15,12 +15,13 @@ from lark.exceptions import LarkError, UnexpectedInput, VisitError
 from lark.indenter import Indenter
 
 from dsl import ast as A
-from dsl.diagnostics import Diagnostic, error
+from dsl.diagnostics import Diagnostic, error, warning
 from dsl.syntax import translate
 from dsl.transform import ToAst
 
 MAX_BYTES = 1_000_000  # a flow file is hand-written; anything larger is a mistake
-MAX_NESTING = 32  # parentheses, and separately indented blocks
+MAX_NESTING = 32
+MAX_RETRIES = 10  # errors reported per top-level item  # parentheses, and separately indented blocks
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 
 
@@ -94,6 +95,12 @@ def _preflight(path: str, text: str) -> list[Diagnostic]:
             diags.append(error("E0105", f"invisible control character U+{ord(bad.group()):04X}",
                                A.Span(path, lineno, col, lineno, col + 1),
                                "delete it; it was probably pasted by accident"))
+        code_part = re.sub(r'"(?:[^"\\\n]|\\.)*"', '""', line).split("#", 1)[0]
+        nots = re.findall(r"\bnot\b", code_part)
+        if len(nots) > MAX_NESTING:
+            diags.append(error("E0106", f"more than {MAX_NESTING} `not` in one condition",
+                               A.Span(path, lineno, 1, lineno, 2),
+                               "simplify it: two `not` cancel out"))
         in_string = False
         for col, ch in enumerate(line, start=1):
             if ch == '"' and (col == 1 or line[col - 2] != "\\"):
@@ -130,24 +137,68 @@ def parse_source(path: str, text: str) -> tuple[A.Module | None, list[Diagnostic
     items: list[A.Item] = []
     errors: list[Diagnostic] = []
     for first_line, chunk in _chunks(text):
-        padded = "\n" * (first_line - 1) + chunk + "\n"
-        try:
-            tree = parser.parse(padded)
-        except UnexpectedInput as exc:
-            errors.append(translate(exc, path, padded))
-            continue
-        except LarkError as exc:  # indentation errors from the Indenter, and the like
-            errors.append(_other_error(exc, path, padded))
-            continue
-        try:
-            module = ToAst(path).transform(tree)
-        except VisitError as exc:  # pragma: no cover - an engine bug, not the flow's fault
-            raise RuntimeError(f"internal error building the syntax tree: {exc.orig_exc!r}") from exc
-        items.extend(module.items)
+        module = _parse_chunk(parser, path, first_line, chunk, errors)
+        if module is not None:
+            items.extend(module.items)
     if errors:
         return None, _dedupe(errors)
     lines = text.count("\n") + 1
+    if not items:
+        return A.Module(path, (), span=A.Span(path, 1, 1, lines, 1)), [warning(
+            "W0100", "this file defines nothing" if text.strip() else "this file is empty",
+            A.Span(path, 1, 1, 1, 1), "write a flow or shared definitions, or delete the file")]
     return A.Module(path, tuple(items), span=A.Span(path, 1, 1, lines, 1)), []
+
+
+def _parse_chunk(parser: Lark, path: str, first_line: int, chunk: str,
+                 errors: list[Diagnostic]) -> A.Module | None:
+    """Parse one top-level item; after an error, blank the offending line (and the block under
+    it) and try again, so the other mistakes in the same flow are reported too."""
+    lines = ("\n" * (first_line - 1) + chunk).split("\n")
+    failed, last = False, 0
+    for _ in range(MAX_RETRIES):
+        padded = "\n".join(lines) + "\n"
+        try:
+            tree = parser.parse(padded)
+        except UnexpectedInput as exc:
+            diag = translate(exc, path, padded)
+        except LarkError as exc:  # indentation errors from the Indenter, and the like
+            diag = _other_error(exc, path, padded)
+        else:
+            if failed:
+                return None
+            try:
+                return ToAst(path).transform(tree)
+            except RecursionError:
+                errors.append(error("E0106", "this item is nested too deeply to read",
+                                    A.Span(path, first_line, 1, first_line, 2),
+                                    "split the condition into named segments"))
+                return None
+            except VisitError as exc:  # pragma: no cover - an engine bug, not the flow's
+                raise RuntimeError(f"internal error building the syntax tree: {exc.orig_exc!r}"
+                                   ) from exc
+        line = diag.span.line
+        if failed and line <= last:
+            return None  # an echo of the line just blanked, not a mistake of its own
+        errors.append(diag)
+        failed, last = True, line
+        if not (first_line < line <= len(lines)) or not _blank(lines, line - 1):
+            return None
+    return None
+
+
+def _blank(lines: list[str], i: int) -> bool:
+    """Blank line ``i`` and the lines indented under it; False when nothing was left to blank."""
+    if not lines[i].strip():
+        return False
+    indent = len(lines[i]) - len(lines[i].lstrip())
+    lines[i] = ""
+    j = i + 1
+    while j < len(lines) and (not lines[j].strip()
+                              or len(lines[j]) - len(lines[j].lstrip()) > indent):
+        lines[j] = ""
+        j += 1
+    return True
 
 
 def _chunks(text: str) -> list[tuple[int, str]]:
@@ -191,12 +242,33 @@ def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
+def _bad_dedent_line(text: str) -> int:
+    """The first line that steps back to an indentation no enclosing block has."""
+    stack = [0]
+    depth = 0
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if line.strip() and not line.lstrip().startswith("#") and depth == 0:
+            indent = len(line) - len(line.lstrip())
+            if indent > stack[-1]:
+                stack.append(indent)
+            else:
+                while indent < stack[-1]:
+                    stack.pop()
+                if indent != stack[-1]:
+                    return lineno
+        depth = max(0, depth + _paren_delta(line))
+    return 1
+
+
 def _other_error(exc: Exception, path: str, text: str) -> Diagnostic:
     msg = str(exc)
+    if "dedent" in msg.lower():
+        line = _bad_dedent_line(text)
+        body = text.split("\n")[line - 1]
+        col = len(body) - len(body.lstrip()) + 1
+        return error("E0108", "this line's indentation does not match any enclosing block",
+                     A.Span(path, line, col, line, col + 1),
+                     "indent it exactly as far as the lines of the block it belongs to")
     m = re.search(r"line (\d+)", msg)
     line = int(m.group(1)) if m else 1
-    if "Unexpected dedent" in msg or "dedent" in msg.lower():
-        return error("E0108", "this line's indentation does not match any enclosing block",
-                     A.Span(path, line, 1, line, 2),
-                     "indent it exactly as far as the lines of the block it belongs to")
     return error("E0100", "the file could not be read as a flow file", A.Span(path, line, 1, line, 2))

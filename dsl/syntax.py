@@ -1,8 +1,7 @@
 """Lark's parse errors, translated into words a marketer knows.
 
 The one boundary where raw ``UnexpectedInput`` becomes a ``Diagnostic``. Two sources of meaning:
-a table of labelled malformed snippets (``EXAMPLES``, matched by parser state with Lark's
-``match_examples``) for mistakes common enough to deserve a tailored message, and a generic
+a table of labelled malformed snippets (``EXAMPLES``, matched by the parser state they fail in) for mistakes common enough to deserve a tailored message, and a generic
 "found X, expected Y" built from the expected terminals, each named in plain words.
 """
 
@@ -20,7 +19,7 @@ from dsl.diagnostics import Diagnostic, did_you_mean, error
 WORDS = {
     "NAME": "a name",
     "STRING": 'a text in double quotes ("...")',
-    "INT": "a whole number",
+    "INT": "a number",
     "DECIMAL": "a number",
     "SIGNED_NUMBER": "points such as +5",
     "PERCENT": "a percentage such as 50%",
@@ -33,20 +32,20 @@ WORDS = {
     "$END": "the end of the file",
 }
 
-# Label -> (message, hint). Each label has malformed snippets in EXAMPLES that must keep mapping
+# Label -> (code, message, hint). Each label has malformed snippets in EXAMPLES that must keep mapping
 # to it (tests/dsl/test_syntax_examples.py checks this, so grammar changes cannot silently break it).
-LABELS: dict[str, tuple[str, str]] = {
-    "header-colon": ("a block header must end with `:`",
+LABELS: dict[str, tuple[str, str, str]] = {
+    "header-colon": ("E0110", "a block header must end with `:`",
                      "add `:` at the end of the line, then indent the lines that belong to it"),
-    "send-template": ("`send` needs a template in double quotes",
+    "send-template": ("E0120", "`send` needs a template in double quotes",
                       'write it like: send intro "dormant/intro.html"'),
-    "wait-unit": ("a duration needs a unit",
+    "wait-unit": ("E0121", "a duration needs a unit",
                   "write it like: wait 7 days (minutes, hours, days, weeks, months or years)"),
-    "empty-condition": ("a condition is missing here",
+    "empty-condition": ("E0122", "a condition is missing here",
                         'write one, for example: stage is "customer"'),
-    "is-compare": ("`is` cannot be followed by a comparison sign",
+    "is-compare": ("E0123", "`is` cannot be followed by a comparison sign",
                    "write either `employees > 100` or `stage is \"lead\"`, not both"),
-    "single-equals-list": ("a list needs `in`, not `=`",
+    "single-equals-list": ("E0124", "a list needs `in`, not `=`",
                            'write it like: industry in ("manufacturing", "trading")'),
 }
 
@@ -81,10 +80,37 @@ EXAMPLES: dict[str, list[str]] = {
 }
 
 
-def _parse_for_examples(text: str) -> object:
+Signature = tuple[frozenset[str], str]
+
+
+def _signature(exc: UnexpectedInput) -> Signature | None:
+    """What identifies a parser state for our purpose: the terminals it would have accepted, and
+    the kind of token it got. (Lark's own ``match_examples`` also compares the stack depth, so a
+    mistake inside an ``if`` would not match the same mistake at the top of a flow.)"""
+    if isinstance(exc, UnexpectedToken):
+        return frozenset(exc.expected), exc.token.type
+    return None
+
+
+@functools.cache
+def example_signatures() -> dict[Signature, str]:
     from dsl.parser import lark_parser
 
-    return lark_parser().parse(text)
+    table: dict[Signature, str] = {}
+    for label, snippets in EXAMPLES.items():
+        for snippet in snippets:
+            try:
+                lark_parser().parse(snippet)
+            except UnexpectedInput as exc:
+                sig = _signature(exc)
+                if sig is not None:
+                    table.setdefault(sig, label)
+    return table
+
+
+def match_example(exc: UnexpectedInput) -> str | None:
+    sig = _signature(exc)
+    return example_signatures().get(sig) if sig is not None else None
 
 
 @functools.cache
@@ -114,11 +140,11 @@ def describe_token(tok: Token) -> str:
     if tok.type == "_INDENT":
         return "an indented line"
     if tok.type == "NAME":
-        return f"the word `{tok}`"
+        return f"word `{tok}`"
     if tok.type == "STRING":
-        return f"the text {tok}"
+        return f"text {tok}"
     if tok.type in ("INT", "DECIMAL", "SIGNED_NUMBER"):
-        return f"the number {tok}"
+        return f"number {tok}"
     return f"`{tok}`"
 
 
@@ -128,7 +154,7 @@ def _expected_list(expected: set[str]) -> str:
     if not words:
         return "something else"
     if len(words) > 8:
-        words = words[:8] + ["..."]
+        return "one of " + ", ".join(words[:8]) + ", ..."
     return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1]
 
 
@@ -159,20 +185,42 @@ def translate(exc: UnexpectedInput, path: str, text: str) -> Diagnostic:
     span = _span_for(exc, path, text)
     if isinstance(exc, UnexpectedCharacters):
         return _bad_character(exc, span, text)
-    label = None
-    try:
-        label = exc.match_examples(_parse_for_examples, EXAMPLES, use_accepts=True)
-    except Exception:  # noqa: BLE001 - a failed lookup only loses the tailored message
-        label = None
+    label = match_example(exc)
     if label is not None:
-        message, hint = LABELS[label]
-        return error("E0110", message, span, hint)
+        code, message, hint = LABELS[label]
+        return error(code, message, span, hint)
     if isinstance(exc, UnexpectedToken):
-        return _unexpected_token(exc, span)
+        missing = _missing_block(exc, path, text)
+        return missing or _unexpected_token(exc, span)
     if isinstance(exc, UnexpectedEOF):
         return error("E0111", f"the file ends too early; expected {_expected_list(exc.expected)}",
                      span)
     return error("E0100", "this line cannot be read", span)
+
+
+def _missing_block(exc: UnexpectedToken, path: str, text: str) -> Diagnostic | None:
+    """A header ending in `:` whose next line is not indented under it."""
+    tok = exc.token
+    if tok.type in ("_INDENT", "COLON") or not tok.line:
+        return None
+    lines = text.split("\n")
+    line = tok.line if tok.type not in ("_NL", "_DEDENT", "$END") else tok.line + 1
+    prev = line - 1
+    while prev >= 1 and (not lines[prev - 1].strip() or lines[prev - 1].lstrip().startswith("#")):
+        prev -= 1
+    if prev < 1:
+        return None
+    header = lines[prev - 1].split("#", 1)[0].rstrip()
+    if not header.endswith(":") or '"' in header.rsplit(":", 1)[-1]:
+        return None
+    body = lines[line - 1] if line <= len(lines) else ""
+    indent = len(body) - len(body.lstrip())
+    if body.strip() and indent > len(header) - len(header.lstrip()):
+        return None
+    col = len(header) + 1
+    return error("E0113", "expected an indented block after `:`",
+                 A.Span(path, prev, col - 1, prev, col),
+                 "indent the lines that belong here by 4 more spaces")
 
 
 def _unexpected_token(exc: UnexpectedToken, span: A.Span) -> Diagnostic:
@@ -185,6 +233,9 @@ def _unexpected_token(exc: UnexpectedToken, span: A.Span) -> Diagnostic:
     if "_INDENT" in expected and len(expected) == 1:
         return error("E0113", "expected an indented block after `:`", span,
                      "indent the lines that belong here by 4 more spaces")
+    if tok.type in ("_NL", "_DEDENT", "$END") and "COLON" in expected:
+        code, message, hint = LABELS["header-colon"]
+        return error(code, message, span, hint)
     hint = None
     if tok.type == "NAME":
         keywords = [kw for name, kw in _keywords().items() if name in expected and kw.isalpha()]
@@ -195,7 +246,10 @@ def _unexpected_token(exc: UnexpectedToken, span: A.Span) -> Diagnostic:
         hint = "names are written without quotes"
     if hint is None and tok.type == "NAME" and "STRING" in expected and "NAME" not in expected:
         hint = f'texts are written in double quotes: "{tok}"'
-    message = f"unexpected {found}; expected {_expected_list(expected)}"
+    if tok.type in ("_NL", "_DEDENT"):
+        message = f"the line ends too early; expected {_expected_list(expected)}"
+    else:
+        message = f"unexpected {found}; expected {_expected_list(expected)}"
     return error("E0114", message, span, hint)
 
 
