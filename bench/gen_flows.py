@@ -13,7 +13,8 @@ from pathlib import Path
 SHARED = '''# Shared definitions for the generated benchmark flows.
 attributes:
     renewal_date: date
-    stage: text one of ("lead", "mql", "sql", "opportunity", "negotiation", "customer", "recycle", "dormant", "churned")
+    stage: text one of ("lead", "mql", "sql", "opportunity", "negotiation", "customer",
+                        "recycle", "dormant", "churned")
 
 tier size from employees:
     smb         2 to 99
@@ -61,7 +62,7 @@ def flow_text(i: int, rng: random.Random) -> str:
         f"    goal when interest >= {rng.choice([30, 40, 50])}",
         f"    re-enter after {rng.choice([90, 180, 365])} days",
         "",
-        f'    send intro "bench/intro.html" from owner or "marketing@example.com"',
+        '    send intro "bench/intro.html" from owner or "marketing@example.com"',
         f"    wait {rng.randint(2, 10)} days",
         "    if clicked intro:",
         f'        wait until visited "{topic}" or {rng.randint(2, 5)} days',

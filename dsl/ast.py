@@ -54,7 +54,7 @@ class Num:
 
 @dataclass(frozen=True, slots=True)
 class Name:
-    """A bare word: an attribute, tier, score, or (on the right of ``is``) a category or constant."""
+    """A bare word: an attribute, tier or score, or (right of ``is``) a category or constant."""
 
     name: str
     span: Span = _span()
@@ -172,7 +172,7 @@ class Known:
 
 @dataclass(frozen=True, slots=True)
 class DateWindow:
-    """Dates against today: ``within 90 days`` (ahead), ``in last 30 days``, ``more/less than .. ago``."""
+    """Dates against today: ``within 90 days`` (ahead), ``in last 30 days``, ``... ago``."""
 
     left: Operand
     op: str  # "within", "in last", "more than ago", "less than ago"

@@ -51,7 +51,8 @@ def error(code: str, message: str, span: Span, hint: str | None = None, *notes: 
     return Diagnostic(ERROR, code, message, span, hint, tuple(notes))
 
 
-def warning(code: str, message: str, span: Span, hint: str | None = None, *notes: str) -> Diagnostic:
+def warning(code: str, message: str, span: Span, hint: str | None = None,
+            *notes: str) -> Diagnostic:
     return Diagnostic(WARNING, code, message, span, hint, tuple(notes))
 
 

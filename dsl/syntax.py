@@ -1,7 +1,8 @@
 """Lark's parse errors, translated into words a marketer knows.
 
 The one boundary where raw ``UnexpectedInput`` becomes a ``Diagnostic``. Two sources of meaning:
-a table of labelled malformed snippets (``EXAMPLES``, matched by the parser state they fail in) for mistakes common enough to deserve a tailored message, and a generic
+a table of labelled malformed snippets (``EXAMPLES``, matched by the parser state they fail
+in) for mistakes common enough to deserve a tailored message, and a generic
 "found X, expected Y" built from the expected terminals, each named in plain words.
 """
 
@@ -32,8 +33,8 @@ WORDS = {
     "$END": "the end of the file",
 }
 
-# Label -> (code, message, hint). Each label has malformed snippets in EXAMPLES that must keep mapping
-# to it (tests/dsl/test_syntax_examples.py checks this, so grammar changes cannot silently break it).
+# Label -> (code, message, hint). Each label has malformed snippets in EXAMPLES that must keep
+# mapping to it (tests/dsl/test_syntax_errors.py checks, so grammar changes cannot break it).
 LABELS: dict[str, tuple[str, str, str]] = {
     "header-colon": ("E0110", "a block header must end with `:`",
                      "add `:` at the end of the line, then indent the lines that belong to it"),

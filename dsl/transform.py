@@ -131,8 +131,8 @@ class ToAst(Transformer[Token, A.Module]):
 
     def prop_matches(self, meta: Meta, c: list[Token]) -> A.PropTest:
         prop, pattern = c
-        return A.PropTest(str(prop), "matches", A.Str(unquote(pattern), span=self._tok_span(pattern)),
-                          span=self._sp(meta))
+        value = A.Str(unquote(pattern), span=self._tok_span(pattern))
+        return A.PropTest(str(prop), "matches", value, span=self._sp(meta))
 
     # -------------------------------------------------------------- conditions
 

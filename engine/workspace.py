@@ -7,6 +7,8 @@ still loads its folder's other files as context; only the named files are report
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +16,7 @@ from pathlib import Path
 from dsl import ast as A
 from dsl.check import Context, check_modules
 from dsl.diagnostics import Diagnostic, error
-from dsl.parser import decode, parse_source
+from dsl.parser import decode, lark_parser, parse_source
 
 SUFFIX = ".flow"
 
@@ -75,16 +77,49 @@ def resolve_targets(paths: list[str]) -> tuple[list[Path], list[Path], bool]:
     return targets, contexts, stdin
 
 
-def read_one(ws: Workspace, name: str, data: bytes) -> None:
+Parsed = tuple[str, str | None, A.Module | None, list[Diagnostic]]
+PARALLEL_FROM = 200  # files; below this, starting worker processes costs more than it saves
+
+
+def parse_file(name: str, data: bytes) -> Parsed:
     text, diags = decode(name, data)
-    ws.diagnostics.extend(diags)
     if text is None:
-        return
-    ws.sources[name] = text
-    module, diags = parse_source(name, text)
+        return name, None, None, diags
+    module, more = parse_source(name, text)
+    return name, text, module, diags + more
+
+
+def _parse_path(item: tuple[str, str]) -> Parsed:
+    name, path = item
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return name, None, None, [error("E0109", f"cannot read the file: {exc.strerror}",
+                                        A.Span(name, 0, 0, 0, 0))]
+    return parse_file(name, data)
+
+
+def parse_paths(items: list[tuple[str, str]]) -> list[Parsed]:
+    """Parse many files, on every core when there are enough of them (parsing is CPU-bound)."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(items) < PARALLEL_FROM or workers < 2 or "fork" not in mp.get_all_start_methods():
+        return [_parse_path(i) for i in items]
+    lark_parser()  # built once here and inherited by the forked workers
+    with mp.get_context("fork").Pool(workers) as pool:
+        return pool.map(_parse_path, items, chunksize=max(1, len(items) // (workers * 4)))
+
+
+def add_parsed(ws: Workspace, parsed: Parsed) -> None:
+    name, text, module, diags = parsed
     ws.diagnostics.extend(diags)
+    if text is not None:
+        ws.sources[name] = text
     if module is not None:
         ws.modules.append(module)
+
+
+def read_one(ws: Workspace, name: str, data: bytes) -> None:
+    add_parsed(ws, parse_file(name, data))
 
 
 def template_names(root: Path) -> frozenset[str]:
@@ -132,14 +167,8 @@ def load(paths: list[str], templates: str | None = None, check: bool = True,
             if p.resolve() not in seen:
                 seen.add(p.resolve())
                 context_files.append(p)
-    for p in context_files:
-        try:
-            data = p.read_bytes()
-        except OSError as exc:
-            ws.diagnostics.append(error("E0109", f"cannot read the file: {exc.strerror}",
-                                        A.Span(display(p), 0, 0, 0, 0)))
-            continue
-        read_one(ws, display(p), data)
+    for parsed in parse_paths([(display(p), str(p)) for p in context_files]):
+        add_parsed(ws, parsed)
     if check:
         folder = find_templates(contexts, templates)
         names = template_names(folder) if folder else None

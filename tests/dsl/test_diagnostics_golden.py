@@ -45,7 +45,8 @@ def run_case(case: Path) -> str:
 @pytest.mark.parametrize("case", cases(), ids=lambda p: p.stem)
 def test_golden(case: Path) -> None:
     out = run_case(case)
-    assert_golden(out, case.with_suffix(".out") if case.is_file() else case.parent / f"{case.name}.out")
+    expected = case.with_suffix(".out") if case.is_file() else case.parent / f"{case.name}.out"
+    assert_golden(out, expected)
     # every case is a mistake: it must produce at least one finding
     assert "no problems" not in out, f"{case.name} produced no diagnostic"
 

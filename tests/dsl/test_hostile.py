@@ -77,7 +77,8 @@ def test_control_characters() -> None:
 
 
 def test_carriage_returns_are_accepted() -> None:
-    src = b'flow f:\r\n    schedule every day at 09:00\r\n    enter when stage is "lead"\r\n    exit\r\n'
+    src = (b'flow f:\r\n    schedule every day at 09:00\r\n'
+           b'    enter when stage is "lead"\r\n    exit\r\n')
     assert diagnose("crlf.flow", src) == []
 
 
