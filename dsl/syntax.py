@@ -194,8 +194,8 @@ def translate(exc: UnexpectedInput, path: str, text: str) -> Diagnostic:
         missing = _missing_block(exc, path, text)
         return missing or _unexpected_token(exc, span)
     if isinstance(exc, UnexpectedEOF):
-        return error("E0111", f"the file ends too early; expected {_expected_list(exc.expected)}",
-                     span)
+        wanted = _expected_list({str(t) for t in exc.expected})
+        return error("E0111", f"the file ends too early; expected {wanted}", span)
     return error("E0100", "this line cannot be read", span)
 
 
@@ -235,9 +235,9 @@ def _unexpected_token(exc: UnexpectedToken, span: A.Span) -> Diagnostic:
         return error("E0113", "expected an indented block after `:`", span,
                      "indent the lines that belong here by 4 more spaces")
     if tok.type in ("_NL", "_DEDENT", "$END") and "COLON" in expected:
-        code, message, hint = LABELS["header-colon"]
-        return error(code, message, span, hint)
-    hint = None
+        code, message, colon_hint = LABELS["header-colon"]
+        return error(code, message, span, colon_hint)
+    hint: str | None = None
     if tok.type == "NAME":
         keywords = [kw for name, kw in _keywords().items() if name in expected and kw.isalpha()]
         hint = did_you_mean(str(tok), keywords)

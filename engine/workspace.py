@@ -170,7 +170,7 @@ def load(paths: list[str], templates: str | None = None, check: bool = True,
     for parsed in parse_paths([(display(p), str(p)) for p in context_files]):
         add_parsed(ws, parsed)
     if check:
-        folder = find_templates(contexts, templates)
-        names = template_names(folder) if folder else None
+        found = find_templates(contexts, templates)
+        names = template_names(found) if found else None
         ws.diagnostics.extend(check_modules(ws.modules, Context(templates=names)))
     return ws
