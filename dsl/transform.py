@@ -339,23 +339,23 @@ class ToAst(Transformer[Token, A.Module]):
         days: tuple[str, ...] = ()
         lead_zone = False
         default_zone = None
-        for part in rest:
-            if isinstance(part, tuple):
-                days = part
-            elif part == "lead_zone":
+        for kind, value in rest:
+            if kind == "days":
+                days = value
+            elif kind == "lead_zone":
                 lead_zone = True
             else:
-                default_zone = part
+                default_zone = value
         return A.SendHours(str(start), str(end), days, lead_zone, default_zone, span=self._sp(meta))
 
-    def days(self, meta: Meta, c: list[Any]) -> tuple[str, ...]:
-        return c[0]
+    def days(self, meta: Meta, c: list[Any]) -> tuple[str, Any]:
+        return ("days", c[0])
 
-    def lead_zone(self, meta: Meta, c: list[Any]) -> str:
-        return "lead_zone"
+    def lead_zone(self, meta: Meta, c: list[Any]) -> tuple[str, Any]:
+        return ("lead_zone", True)
 
-    def default_zone(self, meta: Meta, c: list[Token]) -> str:
-        return unquote(c[0])
+    def default_zone(self, meta: Meta, c: list[Token]) -> tuple[str, Any]:
+        return ("default_zone", unquote(c[0]))
 
     def policy_never(self, meta: Meta, c: list[Any]) -> A.NeverEmail:
         return A.NeverEmail(c[0], span=self._sp(meta))
@@ -392,15 +392,15 @@ class ToAst(Transformer[Token, A.Module]):
         return A.MergeRule(fields, sources, then_newest, bool(rest), span=self._sp(meta))
 
     def merge_prefer(self, meta: Meta, c: list[Any]) -> tuple[tuple[str, ...], bool]:
-        then_newest = bool(c) and c[-1] == "then_newest"
+        then_newest = bool(c) and c[-1] is True
         sources = tuple(str(t) for t in c if isinstance(t, Token))
         return sources, then_newest
 
     def merge_newest(self, meta: Meta, c: list[Any]) -> tuple[tuple[str, ...], bool]:
         return (), False
 
-    def then_newest(self, meta: Meta, c: list[Any]) -> str:
-        return "then_newest"
+    def then_newest(self, meta: Meta, c: list[Any]) -> bool:
+        return True
 
     def blank_overwrites(self, meta: Meta, c: list[Any]) -> bool:
         return True
