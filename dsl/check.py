@@ -23,7 +23,22 @@ class Context:
 
 Pass = Callable[[Sequence[A.Module], Context], list[Diagnostic]]
 
-PASSES: tuple[Pass, ...] = ()
+# The passes import `Context` from here, so they are imported after it is defined.
+from dsl.checks.definitions import check_definitions  # noqa: E402
+from dsl.checks.events import check_events  # noqa: E402
+from dsl.checks.logic import check_logic  # noqa: E402
+from dsl.checks.names import check_names  # noqa: E402
+from dsl.checks.overlap import check_overlap  # noqa: E402
+from dsl.checks.references import check_references  # noqa: E402
+from dsl.checks.shared import check_shared  # noqa: E402
+from dsl.checks.structure import check_structure  # noqa: E402
+from dsl.checks.types import check_types  # noqa: E402
+from dsl.checks.values import check_values  # noqa: E402
+
+PASSES: tuple[Pass, ...] = (
+    check_structure, check_shared, check_logic, check_overlap,
+    check_definitions, check_names, check_references, check_events, check_types, check_values,
+)
 
 
 def check_modules(modules: Sequence[A.Module], ctx: Context | None = None) -> list[Diagnostic]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from engine.cli.check import check
+from engine.cli.db import db
+from engine.cli.demo import demo
 from engine.cli.fmt import fmt
 from engine.cli.graph import graph
 
@@ -25,3 +27,5 @@ def main() -> None:
 main.add_command(check)
 main.add_command(fmt)
 main.add_command(graph)
+main.add_command(db)
+main.add_command(demo)

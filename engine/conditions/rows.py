@@ -1,0 +1,58 @@
+"""Store rows -> what the reference interpreter reads: a lead mapping and events.
+
+The mapping follows the store's allowlist (engine.store.fields): core attributes from their
+columns, declared custom attributes from ``leads.custom`` with the same typing rule as the SQL
+(a JSON value of another type is unknown), event properties by their language names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.conditions.model import Context, Event
+from engine.conditions.values import json_value, typed
+from engine.store.fields import EVENT_COLUMNS, LEAD_COLUMNS
+from engine.store.schema import events, leads
+
+
+def lead_from_row(row: Mapping[Any, Any], ctx: Context) -> dict[str, Any]:
+    """A ``leads`` row (column -> value) as the language sees the lead."""
+    out: dict[str, Any] = {}
+    for name, column in LEAD_COLUMNS.items():
+        attr = ctx.symbols.attributes.get(name)
+        out[name] = typed(attr.type if attr else "text", row.get(column))
+    custom = row.get("custom") or {}
+    for name, kind in ctx.custom_types.items():
+        out[name] = json_value(kind, custom.get(name)) if isinstance(custom, dict) else None
+    return out
+
+
+def event_from_row(row: Mapping[Any, Any]) -> Event:
+    props = {prop: row.get(column) for prop, column in EVENT_COLUMNS.items()}
+    return Event(row["type"], row["occurred_at"], props)
+
+
+def load_lead(conn: sa.Connection, lead_id: int, ctx: Context) -> tuple[dict[str, Any],
+                                                                           list[Event]]:
+    """One lead and all its events, read from the store."""
+    row = conn.execute(sa.select(leads).where(leads.c.id == lead_id)).mappings().one()
+    rows = conn.execute(sa.select(events).where(events.c.lead_id == lead_id)
+                        .order_by(events.c.occurred_at, events.c.id)).mappings().all()
+    return lead_from_row(row, ctx), [event_from_row(r) for r in rows]
+
+
+def load_leads(conn: sa.Connection, ids: Sequence[int], ctx: Context) -> dict[int, tuple[
+        dict[str, Any], list[Event]]]:
+    """Several leads with their events (two queries, for tests and explanations)."""
+    out: dict[int, tuple[dict[str, Any], list[Event]]] = {}
+    for row in conn.execute(sa.select(leads).where(leads.c.id.in_(list(ids)))).mappings():
+        out[row["id"]] = (lead_from_row(row, ctx), [])
+    query = (sa.select(events).where(events.c.lead_id.in_(list(ids)))
+             .order_by(events.c.occurred_at, events.c.id))
+    for row in conn.execute(query).mappings():
+        if row["lead_id"] in out:
+            out[row["lead_id"]][1].append(event_from_row(row))
+    return out

@@ -1,0 +1,1 @@
+"""Alembic migrations of the lead store (run by engine.store.db; see docs/operations.md)."""
