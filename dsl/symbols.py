@@ -196,8 +196,24 @@ _KINDS: dict[type, tuple[str, str]] = {
 }
 
 
+_last: tuple[list[A.Module], tuple[int, ...], Symbols] | None = None
+
+
 def build(modules: Sequence[A.Module]) -> Symbols:
-    """The table of all definitions in these modules (the files of one folder)."""
+    """The table of all definitions in these modules (the files of one folder).
+
+    Every pass calls this; the table of the last folder is remembered, so treat it as read-only.
+    """
+    global _last
+    key = tuple(id(m) for m in modules)
+    if _last is not None and _last[1] == key:
+        return _last[2]
+    table = _build(modules)
+    _last = (list(modules), key, table)  # holding the modules keeps their ids unique
+    return table
+
+
+def _build(modules: Sequence[A.Module]) -> Symbols:
     table = Symbols()
     for name, type_ in schema.CORE_ATTRIBUTES.items():
         table.attributes[name] = Attribute(name, type_, None, True)

@@ -37,8 +37,8 @@ def unquote(token: str) -> str:
 
 
 def _number(text: str) -> int | float:
-    value = float(text)
-    return int(value) if value.is_integer() and "." not in text else value
+    """Whole numbers stay exact ints (no float round trip); decimals are floats."""
+    return float(text) if "." in text else int(text)
 
 
 @v_args(meta=True)

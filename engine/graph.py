@@ -279,7 +279,7 @@ class FlowGraph:
         for k, b in enumerate(s.branches, start=1):
             share = f"{b.name} {number(b.percent)}%"
             if b.steps is None:
-                out.append((nid, f"{share}: holdout, nothing sent"))
+                out.append((nid, f"{share} (holdout: gets nothing)"))
             else:
                 out += self.block(b.steps, [(nid, share)], f"{path}_b{k}_")
         return out
@@ -349,7 +349,7 @@ def render_flows(flows: Sequence[A.Flow], labels: Labels | None = None,
     labels = labels or Labels()
     lines = ["flowchart TD"]
     if source:
-        lines.append(f"    %% engine graph {escape(source)}")
+        lines.append(f"    %% engine graph {' '.join(source.split())}")
     taken: set[str] = set()
     for flow in flows:
         lines += [f"    {line}" for line in FlowGraph(flow, labels, taken).build()]

@@ -72,8 +72,7 @@ def cron_problem(expr: str) -> str | None:
     """``None`` when ``expr`` is a valid five-field cron string, else what is wrong, in words."""
     parts = expr.split()
     if len(parts) != len(FIELDS):
-        return (f"a cron schedule has 5 fields (minute hour day month weekday), this one has "
-                f"{len(parts)}")
+        return f"it has {len(parts)} fields, not 5"
     for text, f in zip(parts, FIELDS, strict=True):
         for item in text.split(","):
             problem = _item(item, f)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from dsl import ast as A
 from dsl import schema
 from dsl import symbols as S
-from dsl.checks.walk import nodes, operand_text, quote, word_span
+from dsl.checks.walk import index, operand_text, quote, word_span
 from dsl.diagnostics import Diagnostic, did_you_mean, error
 
 if TYPE_CHECKING:
@@ -83,8 +83,7 @@ def _match(em: A.EventMatch, table: S.Symbols) -> Iterator[Diagnostic]:
 def check_events(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
     table = S.build(modules)
     out: list[Diagnostic] = []
-    for m in modules:
-        for node in nodes(m.items):
-            if isinstance(node, A.EventMatch):
-                out.extend(_match(node, table))
+    for node, _flow, _file in index(modules).nodes:
+        if isinstance(node, A.EventMatch):
+            out.extend(_match(node, table))
     return out

@@ -9,12 +9,12 @@ wrong kind (a segment compared, a team used as a value...).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from dsl import ast as A
 from dsl import symbols as S
-from dsl.checks.walk import leaf_sites, nodes, word_span
+from dsl.checks.walk import index, word_span
 from dsl.diagnostics import Diagnostic, did_you_mean, error
 
 if TYPE_CHECKING:
@@ -35,7 +35,8 @@ SYNONYMS = {"headcount": "employees", "employee_count": "employees", "staff": "e
             "opt_in": "consent", "optin": "consent", "rep": "owner", "sales_rep": "owner"}
 
 
-def _hint(word: str, known: Sequence[str], otherwise: str | None = None) -> str | None:
+def _hint(word: str, known: Iterable[str], otherwise: str | None = None) -> str | None:
+    known = list(known)
     alias = SYNONYMS.get(word.lower())
     if alias is not None and alias in known:
         return f"did you mean `{alias}`?"
@@ -83,7 +84,11 @@ def _right(op: A.Operand, left: A.Operand, table: S.Symbols) -> Iterator[Diagnos
     if op.name in BOOLEANS:
         return
     kind = table.kind_of(op.name)
-    if kind is None:
+    left_type = table.type_of(left.name) if isinstance(left, A.Name) else None
+    if kind is None and left_type in ("number", "date"):
+        yield error("E0201", f"unknown name `{op.name}`", op.span,
+                    _hint(op.name, table.value_names(), f"compare with a {left_type}"))
+    elif kind is None:
         yield error("E0204", f"unknown name `{op.name}`; texts go in double quotes", op.span,
                     f'"{op.name}"')
     elif kind not in (S.ATTRIBUTE, S.TIER, S.SCORE):
@@ -153,10 +158,19 @@ def _set(step: A.SetAttr, table: S.Symbols) -> Iterator[Diagnostic]:
         yield from _value(value.base, table)
 
 
+def _listed(what: str, names: Iterable[str]) -> str | None:
+    shown = sorted(names)
+    return f"the {what} are: {', '.join(shown[:10])}" if shown else None
+
+
 def _team(team: str, span: A.Span, table: S.Symbols) -> Iterator[Diagnostic]:
     if team not in table.teams:
         yield error("E0218", f"unknown team `{team}`", span,
-                    _hint(team, table.teams, f"define it: team {team}: then its email or webhook"))
+                    _hint(team, table.teams, _listed("teams", table.teams)
+                          or f"define it: `team {team}:` with an email or webhook line"))
+
+
+STEPS = (A.SetAttr, A.WaitUntil, A.Handoff, A.Notify)
 
 
 def _step(step: object, table: S.Symbols) -> Iterator[Diagnostic]:
@@ -171,7 +185,8 @@ def _step(step: object, table: S.Symbols) -> Iterator[Diagnostic]:
             span = word_span(step.span, skip + len(step.team) + len(" by "), step.priority)
             yield error("E0217", f"unknown priority `{step.priority}`", span,
                         _hint(step.priority, table.priorities,
-                              f"define it: priority {step.priority}: then numbered conditions"))
+                              _listed("priority orders", table.priorities)
+                              or f"define it: `priority {step.priority}:` with numbered lines"))
     elif isinstance(step, A.Notify) and step.team is not None:
         skip = len("notify owner or team ") if step.owner else len("notify team ")
         yield from _team(step.team, word_span(step.span, skip, step.team), table)
@@ -202,11 +217,10 @@ def _definitions(modules: Sequence[A.Module], table: S.Symbols) -> Iterator[Diag
 def check_names(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
     table = S.build(modules)
     out: list[Diagnostic] = list(_definitions(modules, table))
-    for leaf, _site in leaf_sites(modules):
+    idx = index(modules)
+    for leaf, _site in idx.leaves:
         out.extend(_leaf(leaf, table))
-    for m in modules:
-        for item in m.items:
-            if isinstance(item, A.Flow):
-                for node in nodes(item.items):
-                    out.extend(_step(node, table))
+    for node, flow, _file in idx.nodes:
+        if flow is not None and isinstance(node, STEPS):
+            out.extend(_step(node, table))
     return out

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from dsl import ast as A
 from dsl import symbols as S
-from dsl.checks.walk import Site, first_line, leaf_sites, nodes, quote, word_span
+from dsl.checks.walk import Site, first_line, index, quote, word_span
 from dsl.diagnostics import Diagnostic, did_you_mean, error
 
 if TYPE_CHECKING:
@@ -96,26 +96,26 @@ def _quoted(span: A.Span, skip: int, text: str) -> A.Span:
     return word_span(span, skip, quote(text))
 
 
-def _templates(flow: A.Flow, known: frozenset[str]) -> Iterator[Diagnostic]:
-    for node in nodes(flow.items):
-        if isinstance(node, A.Send):
-            skip = len("send ") + (len(node.name) + 1 if node.name else 0)
-            if node.series:
-                skip += len("next of (")
-            for t in node.templates:
-                yield from _template(t, _quoted(node.span, skip, t), known)
-                skip += len(t) + 4
-        elif isinstance(node, A.Notify):
-            skip = len("notify owner ")
-            if node.team is not None:
-                skip = len(f"notify {'owner or ' if node.owner else ''}team {node.team} ")
-            yield from _template(node.template, _quoted(node.span, skip, node.template), known)
+def _templates(node: object, known: frozenset[str]) -> Iterator[Diagnostic]:
+    if isinstance(node, A.Send):
+        skip = len("send ") + (len(node.name) + 1 if node.name else 0)
+        if node.series:
+            skip += len("next of (")
+        for t in node.templates:
+            yield from _template(t, _quoted(node.span, skip, t), known)
+            skip += len(t) + 4
+    elif isinstance(node, A.Notify):
+        skip = len("notify owner ")
+        if node.team is not None:
+            skip = len(f"notify {'owner or ' if node.owner else ''}team {node.team} ")
+        yield from _template(node.template, _quoted(node.span, skip, node.template), known)
 
 
 def check_references(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
     table = S.build(modules)
     out: list[Diagnostic] = []
-    for leaf, site in leaf_sites(modules):
+    idx = index(modules)
+    for leaf, site in idx.leaves:
         if isinstance(leaf, A.Did) and isinstance(leaf.target, A.Name):
             out.extend(_did(leaf, leaf.target, site, table))
         elif isinstance(leaf, A.GoalRef):
@@ -130,6 +130,8 @@ def check_references(modules: Sequence[A.Module], ctx: Context) -> list[Diagnost
                                      "`goal when`, so these steps never run",
                                      word_span(first_line(on_goal.span), 0, "on goal"),
                                      "add a line `goal when <condition>` to the flow"))
-            if ctx.templates is not None:
-                out.extend(_templates(item, ctx.templates))
+    if ctx.templates is not None:
+        for node, flow, _file in idx.nodes:
+            if flow is not None and isinstance(node, A.Send | A.Notify):
+                out.extend(_templates(node, ctx.templates))
     return out

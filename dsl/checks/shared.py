@@ -69,7 +69,8 @@ def _tier(t: A.Tier, report_mix: bool = True) -> list[Diagnostic]:
         seen.setdefault(e.name, e)
     for k, e in enumerate(t.entries[:-1]):
         if e.rule.kind == "otherwise":
-            out.append(_otherwise_not_last(e.rule.span, t.entries[k + 1].span.line))
+            later = [x.span.line for x in t.entries[k + 1:] if x.rule.kind == "otherwise"]
+            out.append(_otherwise_not_last(e.rule.span, t.entries[k + 1].span.line, later))
     rules = [e for e in t.entries if e.rule.kind != "otherwise"]
     if not rules:
         return out
@@ -91,7 +92,10 @@ def _tier(t: A.Tier, report_mix: bool = True) -> list[Diagnostic]:
     return out
 
 
-def _otherwise_not_last(span: A.Span, next_line: int) -> Diagnostic:
+def _otherwise_not_last(span: A.Span, next_line: int, again: list[int]) -> Diagnostic:
+    if again:
+        return error("E0409", "`otherwise` can appear only once, as the last line", span,
+                     "keep one `otherwise`, at the end", f"line {again[0]} is another `otherwise`")
     return error("E0409", "`otherwise` must be the last line", span,
                  "move it to the end: it takes every lead, so the lines after it are never used",
                  f"line {next_line} comes after it")
@@ -180,7 +184,8 @@ def _priority(p: A.Priority) -> list[Diagnostic]:
     for k, r in enumerate(p.rules[:-1]):
         if r.condition is None:
             where = word_at(r.span, len(str(r.rank)) + 2, "otherwise")
-            out.append(_otherwise_not_last(where, p.rules[k + 1].span.line))
+            later = [x.span.line for x in p.rules[k + 1:] if x.condition is None]
+            out.append(_otherwise_not_last(where, p.rules[k + 1].span.line, later))
     if all(r.condition is not None for r in p.rules):
         out.append(warning("W0108", f"leads that match no rule of priority `{p.name}` are never "
                            "handed off", word_at(p.span, len("priority "), p.name),

@@ -109,7 +109,7 @@ def _stops(step: A.Step, reasoner: Reasoner) -> tuple[str, str] | None:
                 "delete the steps after `exit`, or move them above it")
     branches: list[tuple[A.Step, ...] | None] = []
     if isinstance(step, A.If) and step.otherwise is not None:
-        branches = [b.steps for b in step.branches] + [step.otherwise]
+        branches = [*(b.steps for b in step.branches), step.otherwise]
     elif isinstance(step, A.Split):
         branches = [b.steps for b in step.branches]
     if branches and all(b is not None and _block_stops(b, reasoner) for b in branches):

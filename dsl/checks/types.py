@@ -26,7 +26,7 @@ from dsl.checks.typeinfo import (
     text_or_date,
     type_hint,
 )
-from dsl.checks.walk import leaf_sites, nodes, operand_text, word_span
+from dsl.checks.walk import index, operand_text, word_span
 from dsl.diagnostics import Diagnostic, did_you_mean, error
 
 if TYPE_CHECKING:
@@ -175,27 +175,30 @@ def _tier(tier: A.Tier, table: S.Symbols) -> Iterator[Diagnostic]:
             return
 
 
+def _wait_until(step: A.WaitUntil, table: S.Symbols) -> Iterator[Diagnostic]:
+    yield from not_a_date(step.date)
+    t = operand_type(step.date, table)
+    if t is not None and t != "date" and not text_or_date(step.date):
+        yield error("E0307", f"`wait until` needs a date, but {describe(step.date, t)}",
+                    step.date.span, "wait until a date attribute, such as renewal_date - 30 "
+                    "days, or write `wait 30 days`")
+
+
 def check_types(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
     table = S.build(modules)
     out: list[Diagnostic] = []
-    for leaf, _site in leaf_sites(modules):
+    idx = index(modules)
+    for leaf, _site in idx.leaves:
         out.extend(_leaf(leaf, table))
-    for m in modules:
-        for node in nodes(m.items):
-            if isinstance(node, A.Shift):
-                out.extend(_shift(node, table))
-            elif isinstance(node, A.SetAttr):
-                out.extend(_set(node, table))
-            elif isinstance(node, A.WaitUntil):
-                out.extend(not_a_date(node.date))
-                t = operand_type(node.date, table)
-                if t is not None and t != "date" and not text_or_date(node.date):
-                    out.append(error("E0307", f"`wait until` needs a date, but "
-                                     f"{describe(node.date, t)}", node.date.span,
-                                     "wait until a date attribute, such as renewal_date - 30 "
-                                     "days, or write `wait 30 days`"))
-            elif isinstance(node, A.AttributeDecl):
-                out.extend(_decl(node))
-            elif isinstance(node, A.Tier):
-                out.extend(_tier(node, table))
+    for node, _flow, _file in idx.nodes:
+        if isinstance(node, A.Shift):
+            out.extend(_shift(node, table))
+        elif isinstance(node, A.SetAttr):
+            out.extend(_set(node, table))
+        elif isinstance(node, A.WaitUntil):
+            out.extend(_wait_until(node, table))
+        elif isinstance(node, A.AttributeDecl):
+            out.extend(_decl(node))
+        elif isinstance(node, A.Tier):
+            out.extend(_tier(node, table))
     return out

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from dsl import ast as A
 from dsl import schema
 from dsl.checks.cron import cron_problem
-from dsl.checks.walk import first_line, nodes, quote, word_span
+from dsl.checks.walk import first_line, index, quote, word_span
 from dsl.diagnostics import Diagnostic, did_you_mean, error
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def _schedule(s: A.Schedule) -> Iterator[Diagnostic]:
         yield from _zone(s.zone, word_span(s.span, zone_at, quote(s.zone)))
 
 
-def _flow(flow: A.Flow) -> Iterator[Diagnostic]:
+def _flow_schedule(flow: A.Flow) -> Iterator[Diagnostic]:
     schedules: list[A.Schedule] = flow.settings(A.Schedule)
     if flow.settings(A.EnterWhen) and not schedules:
         yield error("E0316", f"flow `{flow.name}` lets leads in by a condition but has no "
@@ -161,6 +161,9 @@ def _cap(c: A.CapRule) -> Iterator[Diagnostic]:
                     "to stop all email, remove the flows instead; a cap must be at least 1")
 
 
+CHECKED = (A.Duration, A.SendHours, A.CapRule, A.SplitBranch, A.Repeat, A.Handoff)
+
+
 def _node(node: object) -> Iterator[Diagnostic]:
     if isinstance(node, A.Duration):
         yield from _duration(node, node.span)
@@ -187,15 +190,13 @@ def _node(node: object) -> Iterator[Diagnostic]:
 
 def check_values(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
     out: list[Diagnostic] = []
-    for m in modules:
-        for item in m.items:
-            if isinstance(item, A.Flow):
-                out.extend(_flow(item))
-            done: set[int] = set()
-            for node in nodes(item):
-                if isinstance(node, A.Schedule):
-                    out.extend(_schedule(node))  # its interval is checked there, with its span
-                    done.add(id(node.interval))
-                elif id(node) not in done:
-                    out.extend(_node(node))
+    done: set[int] = set()
+    for node, _flow, _file in index(modules).nodes:
+        if isinstance(node, A.Flow):
+            out.extend(_flow_schedule(node))
+        elif isinstance(node, A.Schedule):
+            out.extend(_schedule(node))  # its interval is checked there, with its span
+            done.add(id(node.interval))
+        elif id(node) not in done and isinstance(node, CHECKED):
+            out.extend(_node(node))
     return out

@@ -6,7 +6,8 @@ All walks are iterative (no recursion limit to hit, whatever the parser let thro
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from dsl import ast as A
@@ -15,19 +16,40 @@ LEAF_CONDITIONS = (A.Compare, A.InList, A.TextMatch, A.Known, A.DateWindow, A.Co
                    A.LastEvent, A.SegmentRef, A.GoalRef)
 
 
+_FIELDS: dict[type, tuple[str, ...] | None] = {A.Span: None}
+
+
+_PLAIN = frozenset({"str", "int", "float", "bool", "None", "tuple"})
+
+
+def _holds_nodes(f: dataclasses.Field[object]) -> bool:
+    """Whether a field may hold AST nodes (its annotation names more than plain values)."""
+    words = re.findall(r"[A-Za-z_]+", str(f.type))
+    return f.name != "span" and not set(words) <= _PLAIN
+
+
+def _fields(cls: type) -> tuple[str, ...] | None:
+    """The fields of an AST node class that may hold nodes (``None``: not a node class)."""
+    if cls not in _FIELDS:
+        _FIELDS[cls] = (tuple(f.name for f in dataclasses.fields(cls) if _holds_nodes(f))
+                        if dataclasses.is_dataclass(cls) else None)
+    return _FIELDS[cls]
+
+
 def nodes(root: object) -> Iterator[object]:
     """Every AST node under ``root`` (itself included), in document order."""
     stack: list[object] = [root]
     while stack:
         node = stack.pop()
-        if isinstance(node, tuple):
-            stack.extend(reversed(node))
+        cls = type(node)
+        if cls is tuple:
+            stack.extend(reversed(node))  # type: ignore[call-overload]
             continue
-        if not dataclasses.is_dataclass(node) or isinstance(node, A.Span | type):
+        names = _FIELDS[cls] if cls in _FIELDS else _fields(cls)
+        if names is None:
             continue
         yield node
-        children = [getattr(node, f.name) for f in dataclasses.fields(node) if f.name != "span"]
-        stack.extend(reversed(children))
+        stack.extend(getattr(node, n) for n in reversed(names))
 
 
 def leaves(cond: A.Condition) -> Iterator[A.Condition]:
@@ -55,45 +77,49 @@ class Site:
     node: object
 
 
-def _flow_conditions(flow: A.Flow, file: str) -> Iterator[tuple[A.Condition, Site]]:
+SETTINGS = (A.EnterWhen, A.ExitWhen, A.GoalWhen)
+
+
+def _flow_conditions(flow: A.Flow, file: str,
+                     found: Iterable[object]) -> Iterator[tuple[A.Condition, Site]]:
     where = f"flow `{flow.name}`"
-    for item in flow.items:
-        if isinstance(item, A.EnterWhen | A.ExitWhen | A.GoalWhen):
-            yield item.condition, Site(file, flow, True, where, item)
-        elif isinstance(item, A.EnterOn) and item.condition is not None:
-            yield item.condition, Site(file, flow, True, where, item)
-    for node in nodes(tuple(i for i in flow.items if not isinstance(i, A.EnterWhen | A.ExitWhen
-                                                                     | A.GoalWhen | A.EnterOn))):
-        if isinstance(node, A.Branch):
-            yield node.condition, Site(file, flow, False, where, node)
-        elif isinstance(node, A.WaitEvent):
+    for node in found:
+        if isinstance(node, SETTINGS):
+            yield node.condition, Site(file, flow, True, where, node)
+        elif isinstance(node, A.EnterOn) and node.condition is not None:
+            yield node.condition, Site(file, flow, True, where, node)
+        elif isinstance(node, A.Branch | A.WaitEvent):
             yield node.condition, Site(file, flow, False, where, node)
         elif isinstance(node, A.Repeat) and node.until is not None:
             yield node.until, Site(file, flow, False, where, node)
+
+
+def item_conditions(item: A.Item, file: str,
+                    found: Iterable[object] | None = None) -> Iterator[tuple[A.Condition, Site]]:
+    """The top-level conditions of one item of a file (``found``: its nodes, if walked)."""
+    if isinstance(item, A.Segment):
+        yield item.condition, Site(file, None, False, f"segment `{item.name}`", item)
+    elif isinstance(item, A.Score):
+        for line in item.lines:
+            if isinstance(line, A.WhenPoints):
+                yield line.condition, Site(file, None, False, f"score `{item.name}`", line)
+    elif isinstance(item, A.Priority):
+        for rule in item.rules:
+            if rule.condition is not None:
+                yield rule.condition, Site(file, None, False, f"priority `{item.name}`", rule)
+    elif isinstance(item, A.Policy):
+        for pl in item.lines:
+            if isinstance(pl, A.NeverEmail):
+                yield pl.condition, Site(file, None, False, "the policy", pl)
+    elif isinstance(item, A.Flow):
+        yield from _flow_conditions(item, file, nodes(item) if found is None else found)
 
 
 def conditions(modules: Sequence[A.Module]) -> Iterator[tuple[A.Condition, Site]]:
     """Every top-level condition in the folder, with its site."""
     for m in modules:
         for item in m.items:
-            if isinstance(item, A.Segment):
-                yield item.condition, Site(m.path, None, False, f"segment `{item.name}`", item)
-            elif isinstance(item, A.Score):
-                for line in item.lines:
-                    if isinstance(line, A.WhenPoints):
-                        yield line.condition, Site(m.path, None, False,
-                                                   f"score `{item.name}`", line)
-            elif isinstance(item, A.Priority):
-                for rule in item.rules:
-                    if rule.condition is not None:
-                        yield rule.condition, Site(m.path, None, False,
-                                                   f"priority `{item.name}`", rule)
-            elif isinstance(item, A.Policy):
-                for pl in item.lines:
-                    if isinstance(pl, A.NeverEmail):
-                        yield pl.condition, Site(m.path, None, False, "the policy", pl)
-            elif isinstance(item, A.Flow):
-                yield from _flow_conditions(item, m.path)
+            yield from item_conditions(item, m.path)
 
 
 def leaf_sites(modules: Sequence[A.Module]) -> Iterator[tuple[A.Condition, Site]]:
@@ -103,13 +129,36 @@ def leaf_sites(modules: Sequence[A.Module]) -> Iterator[tuple[A.Condition, Site]
             yield leaf, site
 
 
-def items_with_flow(modules: Sequence[A.Module]) -> Iterator[tuple[object, A.Flow | None, str]]:
-    """Every node in the folder with its flow (``None`` outside flows) and its file."""
+@dataclass(frozen=True, slots=True)
+class Index:
+    """One walk of a folder, shared by the passes: every node with its flow (``None`` outside
+    flows) and file, and every comparison or behaviour with its site."""
+
+    nodes: tuple[tuple[object, A.Flow | None, str], ...]
+    leaves: tuple[tuple[A.Condition, Site], ...]
+
+
+_last: tuple[Sequence[A.Module], tuple[int, ...], Index] | None = None
+
+
+def index(modules: Sequence[A.Module]) -> Index:
+    """The folder's index, built once for the same modules (the last folder is remembered)."""
+    global _last
+    key = tuple(id(m) for m in modules)
+    if _last is not None and _last[1] == key:
+        return _last[2]
+    found: list[tuple[object, A.Flow | None, str]] = []
+    sites: list[tuple[A.Condition, Site]] = []
     for m in modules:
         for item in m.items:
             flow = item if isinstance(item, A.Flow) else None
-            for node in nodes(item):
-                yield node, flow, m.path
+            walked = list(nodes(item))
+            found.extend((node, flow, m.path) for node in walked)
+            for cond, site in item_conditions(item, m.path, walked):
+                sites.extend((leaf, site) for leaf in leaves(cond))
+    result = Index(tuple(found), tuple(sites))
+    _last = (list(modules), key, result)  # holding the modules keeps their ids unique
+    return result
 
 
 # ---------------------------------------------------------------- spans

@@ -9,6 +9,7 @@ from engine.cli.db import db
 from engine.cli.demo import demo
 from engine.cli.fmt import fmt
 from engine.cli.graph import graph
+from engine.cli.imports import import_
 
 EXIT_CODES = """\b
 Exit codes:
@@ -29,3 +30,4 @@ main.add_command(fmt)
 main.add_command(graph)
 main.add_command(db)
 main.add_command(demo)
+main.add_command(import_)

@@ -8,12 +8,13 @@ that to show that every example flow has an audience, with no runtime involved.
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from dsl import ast as A
 from dsl import symbols as S
+from dsl.parser import parse_source
 from engine.conditions.model import Context
 from engine.workspace import UsageError, load
 
@@ -38,14 +39,23 @@ def entry_condition(flow: A.Flow, window: A.Duration = TRIGGER_WINDOW) -> A.Cond
     return None
 
 
-def flow_audiences(folder: str | Path = "flows") -> list[Audience]:
-    """Every flow of the folder with its entry condition, in file order."""
-    ws = load([str(folder)], check=True)
-    errors = [d for d in ws.diagnostics if d.is_error]
+def flow_audiences(folder: str | Path = "flows",
+                   segments: Mapping[str, str] | None = None) -> list[Audience]:
+    """Every flow of the folder with its entry condition, in file order; then each of
+    ``segments`` (name -> condition text, using the folder's definitions) as an audience."""
+    ws = load([str(folder)], check=False)  # parse errors only: `engine check` does the rest
+    modules = list(ws.modules)
+    diagnostics = list(ws.diagnostics)
+    if segments:
+        text = "".join(f'segment {name} "{name}": {cond}\n' for name, cond in segments.items())
+        module, found = parse_source("<segments>", text)
+        diagnostics += found
+        modules += [module] if module is not None else []
+    errors = [d for d in diagnostics if d.is_error]
     if errors:
-        raise UsageError(f"{folder}: {len(errors)} error(s) in the flows; run `engine check "
-                         f"{folder}`")
-    symbols = S.build(ws.modules)
+        raise UsageError(f"{folder}: {len(errors)} syntax error(s), the first: "
+                         f"{errors[0].message}; run `engine check {folder}`")
+    symbols = S.build(modules)
     out = []
     for module in sorted(ws.modules, key=lambda m: m.path):
         for item in module.items:
@@ -53,8 +63,7 @@ def flow_audiences(folder: str | Path = "flows") -> list[Audience]:
                 condition = entry_condition(item)
                 if condition is not None:
                     out.append(Audience(item.name, condition, Context(symbols, item)))
+    for name in segments or ():
+        out.append(Audience(name, A.SegmentRef(name), Context(symbols)))
     return out
 
-
-def utc(epoch: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC)

@@ -48,16 +48,19 @@ class Calendar:
     @classmethod
     def before(cls, at: int) -> Calendar:
         t = dt.datetime.fromtimestamp(at, dt.UTC)
-        months = [(t.year * 12 + t.month - 1 - k) for k in range(1, 25)]
+        months = [(t.year * 12 + t.month - 1 - k) for k in range(25)]
         letters, seminars = [], []
-        for m in reversed(months):
+        for m in reversed(months):  # the second Tuesday of the month, 10:00 in Tokyo
             year, month = divmod(m, 12)
-            first = dt.datetime(year, month + 1, 1, 1, 0, tzinfo=dt.UTC)  # 10:00 in Tokyo
+            first = dt.datetime(year, month + 1, 1, 1, 0, tzinfo=dt.UTC)
             tuesday = first + dt.timedelta(days=(1 - first.weekday()) % 7 + 7)
-            letters.append((int(tuesday.timestamp()), f"{year}-{month + 1:02d}"))
+            if at - 2 * YEAR <= tuesday.timestamp() < at:
+                letters.append((int(tuesday.timestamp()), f"{year}-{month + 1:02d}"))
             topic = tuple(V.TOPICS)[m % len(V.TOPICS)]
             held = tuesday + dt.timedelta(days=9, hours=4)
-            seminars.append((int(held.timestamp()), f"seminar-{year}-{month + 1:02d}-{topic}"))
+            if at - 2 * YEAR <= held.timestamp() < at:
+                seminars.append((int(held.timestamp()),
+                                 f"seminar-{year}-{month + 1:02d}-{topic}"))
         shows = []
         # Badge scans come from the CRM, older than the web history: three years of shows.
         for year in range(t.year - 3, t.year + 1):
@@ -127,10 +130,10 @@ def events_for(rng: random.Random, p: Profile, at: int, cal: Calendar) -> list[E
         if start <= held <= end:
             add((lid, "seminar", held, None, None, None, None, None, name, None, None, None,
                  "import"))
-    if r() < 0.2:
+    if r() < 0.25:
         shows = [s for s in cal.shows if p.created_at - 30 * DAY <= s[0] <= end]
-        if shows:
-            held, code = rng.choice(shows)
+        if shows:  # Japan IT Week is the big one
+            held, code = rng.choices(shows, [2 if s[1][:4] == "JITW" else 1 for s in shows])[0]
             add((lid, "exhibition", held + rng.randint(0, 6 * 3600), None, None, None, None,
                  None, code, None, None, None, "import"))
     _crm(rng, p, at, out)
@@ -188,6 +191,7 @@ def _crm(rng: random.Random, p: Profile, at: int, out: list[Event]) -> None:
             out.append((lid, "sales_call", t, None, None, None, None, None, None, None, None,
                         None, "crm"))
     if p.consent is False and r() < 0.5:
-        t = p.created_at + int(r() * (at - 60 - p.created_at))
+        since = max(p.created_at, at - 2 * YEAR)
+        t = since + int(r() * (at - 60 - since))
         out.append((lid, "unsubscribe", t, None, None, None, None, None, None, None, None, None,
                     "tracking"))

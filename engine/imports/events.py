@@ -40,12 +40,13 @@ def dedupe_key(lead_id: int, row: EventRow) -> str:
 
 
 class EventsImport:
-    name = "events"
-    required = EVENT_COLUMNS
+    name: str = "events"
+    required: tuple[str, ...] = EVENT_COLUMNS
 
     def __init__(self, opts: Options, report: Report) -> None:
         self.opts = opts
         self.report = report
+        self.email_header = "email"
 
     def known(self) -> set[str]:
         return {*EVENT_COLUMNS, *EVENT_PROPERTIES}
@@ -54,8 +55,16 @@ class EventsImport:
         return C.EVENT_BUILTIN
 
     def row(self, number: int, cells: list[str], columns: Columns) -> EventRow | list[Problem]:
+        self.email_header = next(columns.headers[i] for i, t in columns.targets.items()
+                                 if t == "email")
         return event_row(number, cells, columns, self.opts.config, self.opts.mapping,
                          self.opts.zone, self.opts.now)
+
+    def begin(self, conn: sa.Connection) -> None:
+        pass
+
+    def finish(self, conn: sa.Connection, write: bool) -> None:
+        pass
 
     def write(self, conn: sa.Connection, batch: list[EventRow], write: bool
               ) -> list[tuple[EventRow, Problem]]:
@@ -63,14 +72,15 @@ class EventsImport:
             return []
         emails = sorted({r.email for r in batch})
         ids = dict(conn.execute(sa.select(leads.c.email, leads.c.id)
-                                .where(leads.c.email.in_(emails))).tuples().all())
+                                .where(leads.c.email.in_(emails))).all())
         unknown: list[tuple[EventRow, Problem]] = []
         keyed: dict[str, tuple[int, EventRow]] = {}
         for r in batch:
             lead_id = ids.get(r.email)
             if lead_id is None:
                 self.report.unknown_email(r.number)
-                unknown.append((r, Problem(r.number, "email", r.email, UNKNOWN_EMAIL)))
+                unknown.append((r, Problem(r.number, self.email_header, r.email,
+                                                  UNKNOWN_EMAIL)))
                 continue
             key = dedupe_key(lead_id, r)
             if key in keyed:

@@ -1,16 +1,22 @@
 """`engine import leads`: upsert leads by normalised email, applying the flows' merge rules.
 
-Per batch: one ``SELECT`` of the batch's leads and one of their suppressions, the merge in Python
-(engine.imports.merge), then one ``executemany`` each for new leads, changed leads and stage-change
-events. Policies (docs/import.md):
+Two passes inside the import's one transaction, both in constant memory:
 
-- An address already in the store is updated (upsert), never an error (T-I5). Rows with the same
-  address in one file (``A@x.com``, ``a@X.COM``, ``ａ@x.com``) are one lead, merged in file order.
+1. Every valid row goes to a temporary staging table (email, row number, values), in batches.
+2. The staging table is read back one page of addresses at a time, in address order; the rows of
+   one address are merged into its lead in file order (engine.imports.merge) and only the *net*
+   effect is written (``executemany`` per page). So an address that appears twice in a file
+   (``A@x.com``, ``a@X.COM``, ``ａ@x.com``) is one lead, the later row winning a tie, and
+   re-importing the file changes nothing: no value, no provenance, no stage-change event.
+
+Policies (docs/import.md):
+
+- An address already in the store is updated (upsert), never an error (T-I5).
 - An address with an ``erasure`` suppression (the person asked to be forgotten) is skipped:
-  re-importing would bring back the data the erasure deleted. Any other suppression stays in
-  force (sends check it by hash); the row is imported, but a ``consent`` of yes is not taken
+  re-importing would bring back the data the erasure deleted. Any other global suppression stays
+  in force (sends check it by hash); the row is imported, but a ``consent`` of yes is not taken
   (T-I6): consent withdrawn is never resurrected by a spreadsheet.
-- A stage that changes on an existing lead records a ``stage_change`` event (from, to, source,
+- A stage that changes on an existing lead records one ``stage_change`` event (from, to, source,
   at = the value's time). A new lead's first stage is not a change: the first load of a CRM must
   not fire every "on stage change" flow at once.
 - ``created_at``: the earliest time any source gives (merge rules do not apply to it); a new
@@ -19,6 +25,9 @@ events. Policies (docs/import.md):
 
 from __future__ import annotations
 
+import itertools
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,35 +37,48 @@ import sqlalchemy as sa
 from engine.imports import columns as C
 from engine.imports.merge import Stamp, merge
 from engine.imports.report import Report
-from engine.imports.run import Options
+from engine.imports.run import BATCH, Options
 from engine.imports.validate import Columns, LeadRow, Problem, lead_row
 from engine.store.emails import email_hash
 from engine.store.schema import events, leads, suppressions
+from engine.store.types import UTCDateTime
 
 COLUMNS = tuple(c.name for c in leads.c if c.name not in (
     "id", "email", "created_at", "updated_at", "custom", "provenance"))
 
 
+def staging_table(name: str) -> sa.Table:
+    return sa.Table(
+        name, sa.MetaData(),
+        sa.Column("email", sa.Text, primary_key=True),
+        sa.Column("row", sa.Integer, primary_key=True),
+        sa.Column("data", sa.Text, nullable=False),  # JSON: the row's values
+        sa.Column("created_at", UTCDateTime),
+        sa.Column("updated_at", UTCDateTime),
+        prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+
+
 @dataclass
 class Lead:
-    id: int | None  # None: new in this batch
+    id: int | None  # None: new
     email: str
     values: dict[str, Any]  # core columns and custom attributes, by attribute name
     provenance: dict[str, Any]
     created_at: datetime
     fresh: bool = False  # created_at is the import's time, not yet a source's
-    dirty: bool = False
-    stage_changes: list[tuple[str | None, str | None, datetime]] = field(default_factory=list)
+    changes: set[str] = field(default_factory=set)  # fields the import changed
+    stage_before: Any = None
 
 
 class LeadsImport:
-    name = "leads"
-    required = ("email",)
+    name: str = "leads"
+    required: tuple[str, ...] = ("email",)
 
     def __init__(self, opts: Options, report: Report) -> None:
         self.opts = opts
         self.report = report
         self.custom = {n for n, f in opts.config.fields.items() if f.custom}
+        self.stage = staging_table(f"import_rows_{report.import_id or 0}")
 
     def known(self) -> set[str]:
         return set(self.opts.config.fields) | {C.FULL_NAME, C.UPDATED_AT}
@@ -68,62 +90,97 @@ class LeadsImport:
         return lead_row(number, cells, columns, self.opts.config, self.opts.mapping,
                         self.opts.zone)
 
-    # ------------------------------------------------------------ writing
+    # ------------------------------------------------------------ pass 1: staging
+
+    def begin(self, conn: sa.Connection) -> None:
+        self.stage = staging_table(f"import_rows_{self.report.import_id or 0}")
+        self.stage.create(conn)
 
     def write(self, conn: sa.Connection, batch: list[LeadRow], write: bool
               ) -> list[tuple[LeadRow, Problem]]:
-        if not write or not batch:
-            return []
-        emails = sorted({r.email for r in batch})
+        if write and batch:
+            conn.execute(self.stage.insert(), [
+                {"email": r.email, "row": r.number, "created_at": r.values.pop("created_at", None),
+                 "updated_at": r.updated_at, "data": json.dumps(r.values, ensure_ascii=False)}
+                for r in batch])
+        return []
+
+    # ------------------------------------------------------------ pass 2: merging
+
+    def finish(self, conn: sa.Connection, write: bool) -> None:
+        last = ""
+        while write:
+            emails = list(conn.execute(
+                sa.select(self.stage.c.email).distinct().where(self.stage.c.email > last)
+                .order_by(self.stage.c.email).limit(BATCH)).scalars())
+            if not emails:
+                break
+            last = emails[-1]
+            rows = conn.execute(sa.select(self.stage).where(self.stage.c.email.in_(emails))
+                                .order_by(self.stage.c.email, self.stage.c.row)).all()
+            self._page(conn, emails, rows)
+        self.stage.drop(conn, checkfirst=True)
+
+    def _page(self, conn: sa.Connection, emails: list[str], rows: Sequence[Any]) -> None:
         found = {lead.email: lead for lead in self._load(conn, emails)}
         hashes = {e: email_hash(e) for e in emails}
         suppressed = self._suppressed(conn, list(hashes.values()))
-        for r in batch:
-            reasons = suppressed.get(hashes[r.email], set())
+        saved: list[Lead] = []
+        for email, grouped in itertools.groupby(rows, key=lambda r: r.email):
+            group = list(grouped)
+            reasons = suppressed.get(hashes[email], set())
             if "erasure" in reasons:
-                self.report.erased_skipped += 1
+                self.report.erased_skipped += len(group)
                 continue
-            incoming = dict(r.values)
-            if reasons and incoming.get("consent") is True:
-                del incoming["consent"]
-                self.report.consent_withheld += 1
-            lead = found.get(r.email)
-            if lead is None:
-                lead = Lead(None, r.email, {}, {}, self.opts.now, fresh=True, dirty=True)
-                found[r.email] = lead
-                self._apply(lead, incoming, r)
-                self.report.inserted += 1
-            elif self._apply(lead, incoming, r):
-                self.report.updated += 1
-            else:
-                self.report.unchanged += 1
-        self._save(conn, found.values())
-        return []
+            self.report.duplicates += len(group) - 1
+            lead = found.get(email) or Lead(None, email, {}, {}, self.opts.now, fresh=True)
+            before = (dict(lead.values), dict(lead.provenance), lead.created_at)
+            lead.stage_before = lead.values.get("stage")
+            for r in group:
+                incoming = json.loads(r.data)
+                if reasons and incoming.get("consent") is True:
+                    del incoming["consent"]
+                    self.report.consent_withheld += 1
+                self._apply(lead, incoming, r.created_at, Stamp(
+                    self.opts.source, r.updated_at or self.opts.now))
+            if self._net(lead, *before):
+                saved.append(lead)
+        self._save(conn, saved)
 
-    def _apply(self, lead: Lead, incoming: dict[str, Any], r: LeadRow) -> bool:
-        """Merge one row into a lead; whether a value changed."""
-        stamp = Stamp(self.opts.source, r.updated_at or self.opts.now)
-        created = incoming.pop("created_at", None)
-        changed = False
+    def _apply(self, lead: Lead, incoming: dict[str, Any], created: datetime | None,
+               stamp: Stamp) -> None:
         if created is not None and (lead.fresh or created < lead.created_at):
-            changed = changed or created != lead.created_at
-            lead.created_at, lead.fresh, lead.dirty = created, False, True
+            lead.created_at, lead.fresh = created, False
         values, stamps = merge(self.opts.config.rules, lead.values, lead.provenance, incoming,
                                stamp)
-        if "stage" in values and lead.id is not None:
-            lead.stage_changes.append((lead.values.get("stage"), values["stage"], stamp.at))
         lead.values.update(values)
         lead.provenance.update(stamps)
-        lead.dirty = lead.dirty or bool(values) or bool(stamps)
-        return changed or bool(values)
+
+    def _net(self, lead: Lead, values: dict[str, Any], provenance: dict[str, Any],
+             created: datetime) -> bool:
+        """Keep only what the whole group changed; count the lead; whether to write it."""
+        lead.changes = {f for f in set(values) | set(lead.values)
+                        if lead.values.get(f) != values.get(f)}
+        for f, stamp in list(lead.provenance.items()):
+            old = provenance.get(f)
+            if old is not None and f not in lead.changes and (
+                    not isinstance(stamp, dict) or not isinstance(old, dict)
+                    or stamp.get("source") == old.get("source")):
+                lead.provenance[f] = old  # the same value from the same source: no churn
+        if lead.id is None:
+            self.report.inserted += 1
+            return True
+        if lead.changes or lead.created_at != created:
+            self.report.updated += 1
+            return True
+        self.report.unchanged += 1
+        return lead.provenance != provenance  # a more trusted source took a value over
 
     def _load(self, conn: sa.Connection, emails: list[str]) -> list[Lead]:
-        rows = conn.execute(sa.select(leads).where(leads.c.email.in_(emails))).mappings()
         out = []
-        for row in rows:
+        for row in conn.execute(sa.select(leads).where(leads.c.email.in_(emails))).mappings():
             values = {c: row[c] for c in COLUMNS if row[c] is not None}
-            custom = row["custom"] or {}
-            values.update({k: v for k, v in custom.items() if v is not None})
+            values.update({k: v for k, v in (row["custom"] or {}).items() if v is not None})
             out.append(Lead(row["id"], row["email"], values, dict(row["provenance"] or {}),
                             row["created_at"]))
         return out
@@ -146,26 +203,27 @@ class LeadsImport:
         record["updated_at"] = self.opts.now
         return record
 
-    def _save(self, conn: sa.Connection, batch: Any) -> None:
-        new, changed, changes = [], [], []
+    def _save(self, conn: sa.Connection, batch: Iterable[Lead]) -> None:
+        new, changed, stage_changes = [], [], []
         for lead in batch:
-            if not lead.dirty:
-                continue
             record = self._record(lead)
             if lead.id is None:
                 new.append({"email": lead.email, **record})
-            else:
-                changed.append({"_id": lead.id, **record})
-            for old, to, at in lead.stage_changes:
-                changes.append({"lead_id": lead.id, "type": "stage_change", "occurred_at": at,
-                                "from_stage": old, "to_stage": to, "source": self.opts.source,
-                                "import_id": self.report.import_id})
+                continue
+            changed.append({"_id": lead.id, **record})
+            if "stage" in lead.changes:
+                at = Stamp.from_json(lead.provenance.get("stage"))
+                stage_changes.append({
+                    "lead_id": lead.id, "type": "stage_change",
+                    "occurred_at": at.at if at else self.opts.now,
+                    "from_stage": lead.stage_before, "to_stage": record["stage"],
+                    "source": self.opts.source, "import_id": self.report.import_id})
         if new:
             conn.execute(leads.insert(), new)
         if changed:
             stmt = leads.update().where(leads.c.id == sa.bindparam("_id")).values(
                 {c: sa.bindparam(c) for c in changed[0] if c != "_id"})
             conn.execute(stmt, changed)
-        if changes:
-            conn.execute(events.insert(), changes)
-            self.report.stage_changes += len(changes)
+        if stage_changes:
+            conn.execute(events.insert(), stage_changes)
+            self.report.stage_changes += len(stage_changes)

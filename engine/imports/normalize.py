@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from decimal import Decimal
 from datetime import date, datetime, time, tzinfo
+from decimal import Decimal
 
 from engine.store.emails import normalise_email
 
@@ -53,7 +53,7 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
 def email(raw: str) -> str | None:
-    """``"　Ａ@Example.COM "`` -> ``"a@example.com"`` (the store's one rule, engine.store.emails)."""
+    """``"　Ａ@Example.COM "`` -> ``"a@example.com"`` (the store's rule: engine.store.emails)."""
     value = clean(raw)
     if not value:
         return None
@@ -186,8 +186,8 @@ def _iso_offset(offset: str) -> str:
 
 # ------------------------------------------------------------------ booleans
 
-TRUE = frozenset({"true", "yes", "y", "1", "on", "t", "はい", "同意", "同意する", "同意済", "同意済み",
-                  "有", "あり", "可", "○", "◯", "許可", "希望", "希望する"})
+TRUE = frozenset({"true", "yes", "y", "1", "on", "t", "はい", "同意", "同意する", "同意済",
+                  "同意済み", "有", "あり", "可", "○", "◯", "許可", "希望", "希望する"})
 FALSE = frozenset({"false", "no", "n", "0", "off", "f", "いいえ", "同意しない", "未同意", "拒否",
                    "無", "なし", "不可", "×", "✕", "希望しない", "不要"})
 

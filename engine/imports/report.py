@@ -79,6 +79,7 @@ class Report:
     unchanged: int = 0
     rejected: int = 0
     blank: int = 0
+    duplicates: int = 0  # leads: rows merged into an earlier row of the same address
     erased_skipped: int = 0  # leads: addresses erased earlier (GDPR), not imported again
     consent_withheld: int = 0  # leads: suppressed addresses whose `consent` was not taken
     stage_changes: int = 0
@@ -125,7 +126,8 @@ class Report:
             "rejected_file": self.rejected_file, "rules": self.rules,
         }
         if self.kind == "leads":
-            out |= {"stage_changes": self.stage_changes, "erased_skipped": self.erased_skipped,
+            out |= {"duplicate_rows": self.duplicates, "stage_changes": self.stage_changes,
+                    "erased_skipped": self.erased_skipped,
                     "consent_withheld": self.consent_withheld}
         else:
             out |= {"unknown_emails": self.unknown_emails,

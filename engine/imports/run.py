@@ -66,11 +66,17 @@ class Kind(Protocol):
 
     def row(self, number: int, cells: list[str], columns: Columns) -> Any: ...
 
+    def begin(self, conn: sa.Connection) -> None:
+        """Called once the data transaction has started."""
+
     def write(self, conn: sa.Connection, batch: list[Any], write: bool
               ) -> list[tuple[Any, Problem]]:
         """Write a batch (or, with ``write`` false, only look for the rows the database
         rejects, such as unknown emails); returns those rows with their problem."""
         ...
+
+    def finish(self, conn: sa.Connection, write: bool) -> None:
+        """Called after the last batch (``write``: whether the data will be committed)."""
 
 
 class Abort(Exception):
@@ -98,9 +104,12 @@ def run(engine: sa.Engine, path: Path, kind: Kind, opts: Options, report: Report
     rejected = RejectedFile(path, headers) if opts.skip_invalid else None
     try:
         with write_transaction(engine) as conn:
+            kind.begin(conn)
             _stream(conn, rows, reader, columns, kind, opts, report, rejected, progress)
             report.sha256 = reader.sha256
-            if report.rejected and not opts.skip_invalid:
+            writing = opts.skip_invalid or not report.rejected
+            kind.finish(conn, writing)
+            if not writing:
                 raise Abort
             report.status, report.written = "done", True
             if rejected is not None:
@@ -195,7 +204,8 @@ def _finish(conn: sa.Connection, report: Report, now: datetime,
     if error is not None:
         summary["error"] = f"{type(error).__name__}: {error}"[:500]
     conn.execute(imports.update().where(imports.c.id == report.import_id).values(
-        status=report.status, file_sha256=report.sha256, finished_at=datetime.now(now.tzinfo), rows_total=report.rows,
+        status=report.status, file_sha256=report.sha256, finished_at=datetime.now(now.tzinfo),
+        rows_total=report.rows,
         rows_inserted=report.inserted, rows_updated=report.updated,
         rows_unchanged=report.unchanged, rows_rejected=report.rejected, report=summary))
 

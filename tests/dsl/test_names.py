@@ -238,3 +238,8 @@ def test_event_kinds_and_filters() -> None:
     assert (found[0].span.column, found[0].span.end_column) == (12, 21)
     assert found[1].hint == 'test a property instead: where asset matches "wp-*"'
     assert found[3].message == "events have no property `utm` that a filter can test"
+
+
+def test_unknown_name_compared_with_a_number_is_not_a_text() -> None:
+    d = one(SHARED, "segment s: employees > intrest\n")
+    assert (d.code, d.hint) == ("E0201", "did you mean `interest`?")

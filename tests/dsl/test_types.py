@@ -224,7 +224,7 @@ flow onboarding "New lead onboarding":
     assert check(src, templates=templates) == []
 
 
-@settings(max_examples=4000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(strategies.modules(), min_size=1, max_size=3))
 def test_passes_never_raise(modules: list[A.Module]) -> None:
     for ctx in (Context(), Context(frozenset({"a.html"}))):

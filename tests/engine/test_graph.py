@@ -121,7 +121,7 @@ def test_every_construct_has_its_shape() -> None:
                   "repeat every 30 days", "handoff to inside_sales", "notify owner",
                   "end of flow", "set stage to"):
         assert words in labels, words
-    assert '-->|"a 45%"|' in text and '-->|"control 10%: holdout, nothing sent"|' in text
+    assert '-->|"a 45%"|' in text and '-->|"control 10% (holdout: gets nothing)"|' in text
     assert '-->|"yes"|' in text and '-->|"no"|' in text
     assert '-->|"after 3 days"|' in text  # the timeout edge of `wait until ... or 3 days`
     assert re.search(r'-->\|"next round in 30 days"\| \w+__s\d+\n', text)  # the loop edge

@@ -11,9 +11,12 @@ Create Date: 2026-11-23
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import SchemaItem
 
 revision = "0001"
 down_revision = None
@@ -40,13 +43,13 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-def _create(name: str, *items: sa.SchemaItem) -> None:
+def _create(name: str, *items: SchemaItem) -> None:
     op.create_table(name, *items, sa.PrimaryKeyConstraint("id", name=f"pk_{name}"))
 
 
 def _index(table: str, *columns: str, unique: bool = False, where: str | None = None,
            name: str | None = None) -> None:
-    kw: dict[str, sa.TextClause] = {}
+    kw: dict[str, Any] = {}
     if where is not None:
         kw = {"sqlite_where": sa.text(where), "postgresql_where": sa.text(where)}
     op.create_index(name or f"ix_{table}_{'_'.join(columns)}", table, list(columns),

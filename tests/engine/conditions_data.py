@@ -1,0 +1,167 @@
+"""Shared by the condition tests: a folder's definitions covering every kind of value, a store
+seeder (SQLAlchemy Core inserts), and hypothesis strategies for random conditions, leads and
+events around T."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from hypothesis import strategies as st
+
+from dsl import ast as A
+from dsl import symbols
+from dsl.parser import parse_source
+from engine.conditions.model import Context
+from engine.store.schema import events, leads
+
+T = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
+TIMES = (T, dt.datetime(2026, 11, 23, 0, 0, tzinfo=dt.UTC),
+         dt.datetime(2026, 11, 23, 23, 59, 59, tzinfo=dt.UTC))
+
+FLOWS = """\
+attributes:
+    seats: number
+    renewal_date: date
+    plan: text
+    vip: boolean
+
+events:
+    sales call
+
+tier size from employees:
+    tiny        below 2
+    smb         2 to 99
+    midsize     100 to 499
+    enterprise  500 and above
+
+tier seniority from title:
+    executive  matches ("*社長*", "CEO*", "*chief*")
+    manager    matches ("*部長*", "*manager*", "100%_*")
+    staff      otherwise
+
+score interest:
+    +3 per email click
+    +10 per page view on "/pricing*"
+    +15 per download where asset matches "wp-*"
+    +20 per seminar in last 30 days
+    +7 per activity on "*x%_*"
+    +5 when industry in ("trading", "maker")
+    half-life 10 days
+    window 60 days
+    at most 60
+
+score plain:
+    +1 per page view
+    +2 per email open where template = "a"
+    +4 per sales call in last 5 days
+    -3 when vip = true
+
+segment engaged: at least 2 activity in last 7 days
+
+flow nurture:
+    enter when stage is "lead"
+    goal when interest >= 30 or plain >= 3
+    send intro "intro.html"
+    send followup "followup.html"
+"""
+
+
+def context() -> Context:
+    module, diags = parse_source("defs.flow", FLOWS)
+    assert module is not None, diags
+    table = symbols.build([module])
+    return Context(table, table.flows["nurture"])
+
+
+# ---------------------------------------------------------------- seeding
+
+
+@dataclass
+class Lead:
+    """One lead as stored: core columns (by column name) and the custom JSON document."""
+
+    columns: dict[str, Any] = field(default_factory=dict)
+    custom: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def seed(conn: sa.Connection, people: Sequence[Lead], now: dt.datetime = T) -> list[int]:
+    """Replace the store's leads and events with these; returns the lead ids in order."""
+    conn.execute(events.delete())
+    conn.execute(leads.delete())
+    ids = []
+    for i, p in enumerate(people, start=1):
+        row = {"id": i, "email": f"lead{i}@example.com", "created_at": now,
+               "updated_at": now, **p.columns, "custom": p.custom}
+        conn.execute(leads.insert().values(**row))
+        ids.append(i)
+        if p.events:
+            blank = dict.fromkeys(PROPS)
+            conn.execute(events.insert(), [{"lead_id": i, **blank, **e} for e in p.events])
+    return ids
+
+
+# ---------------------------------------------------------------- strategies: data
+
+TEXTS = ["lead", "mql", "customer", "Lead", "trading", "maker", "' OR 1=1 --",
+         "; DROP TABLE leads", "100%_sure", "a_b", "x/y", "部長", "営業部長", "CEO", "ceo of x",
+         "Chief Manager", "manager", "ÄBC", "äbc", ""]
+URLS = ["/pricing", "/pricing/plan", "/PRICING", "/blog", "/x%_y", "/a/x%_", "/wp", ""]
+EVENT_TYPES = ["email_open", "email_click", "page_view", "download", "form_submit", "seminar",
+               "exhibition", "stage_change", "email_sent", "sales_call"]
+PROPS: dict[str, list[str]] = {
+    "url": URLS, "link": URLS, "template": ["a", "b", "A"], "flow": ["nurture", "other"],
+    "step": ["intro", "followup"], "campaign": ["c1", "' OR 1=1 --"],
+    "asset": ["wp-1", "WP-2", "case-1", "wp_1"], "name": ["JITW-2024 Tokyo", "seminar a"],
+    "form": ["contact", "Contact"], "from_stage": ["lead", "mql"], "to_stage": ["mql", "lead"],
+}
+DAY = 86_400
+BOUNDARIES = [0, -1, -DAY, -5 * DAY, -7 * DAY, -10 * DAY, -30 * DAY, -60 * DAY, -3600, 1]
+
+
+def maybe(s: st.SearchStrategy[Any], p_none: bool = True) -> st.SearchStrategy[Any]:
+    return st.none() | s if p_none else s
+
+
+@st.composite
+def an_event(draw: st.DrawFn, at: dt.datetime) -> dict[str, Any]:
+    offset = draw(st.integers(-200 * DAY, 2 * DAY) | st.sampled_from(BOUNDARIES))
+    row: dict[str, Any] = {"type": draw(st.sampled_from(EVENT_TYPES)),
+                           "occurred_at": at + dt.timedelta(seconds=offset)}
+    for column, pool in PROPS.items():
+        if draw(st.booleans()):
+            row[column] = draw(st.sampled_from(pool))
+    return row
+
+
+def iso(d: dt.date) -> str:
+    return d.isoformat()
+
+
+@st.composite
+def a_lead(draw: st.DrawFn, at: dt.datetime) -> Lead:
+    text = maybe(st.sampled_from(TEXTS))
+    columns = {
+        "stage": draw(text), "title": draw(text), "industry": draw(text),
+        "employees": draw(maybe(st.sampled_from([0, 1, 2, 50, 99, 100, 499, 500, 10_000]))),
+        "consent": draw(maybe(st.booleans())),
+        "created_at": at - dt.timedelta(seconds=draw(st.integers(0, 400 * DAY))),
+    }
+    custom: dict[str, Any] = {}
+    today = at.date()
+    options: dict[str, st.SearchStrategy[Any]] = {
+        "seats": st.sampled_from([5, 40.5, 100, 0, -2]) | st.sampled_from(["40", True, None]),
+        "renewal_date": st.integers(-120, 120).map(lambda k: iso(today + dt.timedelta(days=k)))
+        | st.sampled_from(["2025-02-30", "2025-1-01", 20250101, "0999-01-01", "soon"]),
+        "plan": st.sampled_from(TEXTS) | st.sampled_from([3, False]),
+        "vip": st.booleans() | st.sampled_from(["true", 1]),
+    }
+    for name, strategy in options.items():
+        if draw(st.booleans()):
+            custom[name] = draw(strategy)
+    evs = draw(st.lists(an_event(at), max_size=6))
+    return Lead(columns, custom, evs)
