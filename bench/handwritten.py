@@ -64,7 +64,9 @@ class Sql:
 
     def decay(self, half_life_days: int) -> str:
         if self.pg:
-            age = "EXTRACT(EPOCH FROM (CAST(:at AS timestamptz) - e.occurred_at)) / 86400.0"
+            # EXTRACT gives numeric, whose power() is ~20x slower than float8's: cast first.
+            age = ("CAST(EXTRACT(EPOCH FROM (CAST(:at AS timestamptz) - e.occurred_at)) AS "
+                   "float8) / 86400.0")
         else:
             age = "(julianday(:at) - julianday(e.occurred_at))"
         return f"power(0.5, {age} / {half_life_days}.0)"

@@ -116,7 +116,10 @@ class PgServer:
                                 "`pg_config --bindir`, /usr/lib/postgresql/*/bin); install the "
                                 "Debian package postgresql-15")
         user = _run_as_user()
-        root = Path(tempfile.mkdtemp(prefix="engine-pg-"))
+        # /tmp rather than $TMPDIR: the postgres user must be able to reach it, and a unix
+        # socket path must stay under ~100 bytes.
+        root = Path(tempfile.mkdtemp(prefix="engine-pg-",
+                                     dir="/tmp" if os.path.isdir("/tmp") else None))
         if user is not None:
             os.chown(root, user.pw_uid, user.pw_gid)
         server = cls(bindir, root, free_port(), user)

@@ -7,9 +7,11 @@ import click
 from engine.cli.check import check
 from engine.cli.db import db
 from engine.cli.demo import demo
+from engine.cli.explain import explain
 from engine.cli.fmt import fmt
 from engine.cli.graph import graph
 from engine.cli.imports import import_
+from engine.cli.query import query
 
 EXIT_CODES = """\b
 Exit codes:
@@ -31,3 +33,5 @@ main.add_command(graph)
 main.add_command(db)
 main.add_command(demo)
 main.add_command(import_)
+main.add_command(query)
+main.add_command(explain)

@@ -1,4 +1,5 @@
-"""`engine demo [--leads N] [--seed S] [--at T] [--db URL] [--reset]`: fill the store with demo data.
+"""`engine demo [--leads N] [--seed S] [--at T] [--db URL] [--reset]`: fill the store with demo
+data.
 
 Deterministic: the same N, seed and T give the same rows. T defaults to the start of today (UTC),
 so that relative conditions ("in last 30 days") find the demo's audiences today; pass ``--at`` to
@@ -9,12 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from engine.cli.common import guarded
 from engine.cli.db import DB_OPTION, store_errors
 from engine.workspace import UsageError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 def parse_at(text: str | None, now: dt.datetime | None = None) -> dt.datetime:
@@ -47,8 +53,11 @@ def parse_at(text: str | None, now: dt.datetime | None = None) -> dt.datetime:
 @click.option("--reset", is_flag=True,
               help="empty a filled store first: deletes EVERY lead, event, suppression and "
                    "enrollment in it")
+@click.option("--flows", "flows", metavar="PATH", default="flows", show_default=True,
+              help="afterwards, count each flow's entry audience here (skipped if absent)")
 @DB_OPTION
-def demo(n_leads: int, seed: int, at_text: str | None, reset: bool, db_url: str | None) -> None:
+def demo(n_leads: int, seed: int, at_text: str | None, reset: bool, flows: str,
+         db_url: str | None) -> None:
     """Fill the lead store with realistic demo leads and two years of their events.
 
     Japanese and English companies and people, size tiers, industries, titles, stages (dormant
@@ -71,6 +80,12 @@ def demo(n_leads: int, seed: int, at_text: str | None, reset: bool, db_url: str 
             engine = store.connect(url)
             try:
                 result = fill(engine, n_leads, seed, at, reset=reset)
+                click.echo(f"{store.display_url(url)}: {result.leads:,} leads, "
+                           f"{result.events:,} events, {result.suppressions:,} suppressions "
+                           f"(seed {seed}, events before {at.isoformat()}) in "
+                           f"{result.seconds:.1f} s")
+                if Path(flows).is_dir():
+                    show_audiences(engine, Path(flows), at)
             except StoreNotEmpty as exc:
                 raise UsageError(
                     f"{store.display_url(url)}: {exc}; `engine demo` fills an empty store "
@@ -78,9 +93,17 @@ def demo(n_leads: int, seed: int, at_text: str | None, reset: bool, db_url: str 
                     "another database.") from None
             finally:
                 engine.dispose()
-        click.echo(f"{store.display_url(url)}: {result.leads:,} leads, {result.events:,} "
-                   f"events, {result.suppressions:,} suppressions (seed {seed}, events before "
-                   f"{at.isoformat()}) in {result.seconds:.1f} s")
         return 0
 
     sys.exit(guarded(body))
+
+
+def show_audiences(engine: Engine, folder: Path, at: dt.datetime) -> None:
+    from engine.demo.audiences import audience_sizes, flow_audiences
+
+    sizes = audience_sizes(engine, flow_audiences(folder), at)
+    click.echo(f"Entry audiences at {at.isoformat()} ({folder}/; an `enter on` trigger counts "
+               "the last day's events):")
+    width = max((len(name) for name, _ in sizes), default=0)
+    for name, n in sizes:
+        click.echo(f"  {name:<{width}}  {n:>7,}")

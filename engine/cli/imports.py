@@ -45,7 +45,7 @@ def _options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--flows", metavar="PATH", default=None,
                      help="flows folder with the attributes, events and merge rules "
                           "(default: flows/ when it exists)"),
-        click.option("--time-zone", default="Asia/Tokyo", show_default=True,
+        click.option("--time-zone", metavar="TZ", default="Asia/Tokyo", show_default=True,
                      help="time zone of dates and times in the file that have no offset"),
         DB_OPTION,
         FORMAT,
@@ -56,7 +56,10 @@ def _options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group(name="import")
 def import_() -> None:
-    """Load CSV exports (CRM, Excel, badge scans) into the lead store."""
+    """Load CSV exports (CRM, Excel, badge scans) into the lead store.
+
+    The guide: docs/import.md (encodings, column mapping, merge rules, errors).
+    """
 
 
 @import_.command(epilog=EXIT)
@@ -123,17 +126,24 @@ def _run(kind: str, file: str, source: str | None, mapping: str | None, encoding
 
 
 @contextmanager
-def _progress(path: Path) -> Iterator[Callable[[int, int], None] | None]:
+def _progress(path: Path) -> Iterator[Callable[[str, int, int], None] | None]:
     if not sys.stderr.isatty():
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
 
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(f"importing {path.name}", total=path.stat().st_size or None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+        tasks: dict[str, TaskID] = {}
+
+        def update(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                what = "bytes" if phase == "reading" else "rows"
+                tasks[phase] = bar.add_task(f"{phase} {path.name} ({what})", total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        yield update
 
 
 def _json(report: Any) -> None:

@@ -64,10 +64,16 @@ class Compiler(Scores):
                 assert_never(c)
 
     def compile_and(self, c: A.And) -> ColumnElement[bool]:
-        return sa.and_(*(self.condition(i) for i in c.items))
+        return sa.and_(*(self.condition(i) for i in self.cheap_first(c.items)))
 
     def compile_or(self, c: A.Or) -> ColumnElement[bool]:
-        return sa.or_(*(self.condition(i) for i in c.items))
+        return sa.or_(*(self.condition(i) for i in self.cheap_first(c.items)))
+
+    def cheap_first(self, items: tuple[A.Condition, ...]) -> list[A.Condition]:
+        """Attribute tests before event lookups before scores: SQLite evaluates the terms of a
+        WHERE in the order written, so the selective lead filters should come first (the
+        result is the same in any order: every term is two-valued and free of effects)."""
+        return sorted(items, key=lambda i: cost(i, self.ctx))
 
     def compile_not(self, c: A.Not) -> ColumnElement[bool]:
         # Every compiled test is TRUE or FALSE, never NULL, so NOT is plain negation.
@@ -79,6 +85,46 @@ class Compiler(Scores):
 
     def compile_goal_ref(self, c: A.GoalRef) -> ColumnElement[bool]:
         return self.guarded("goal", lambda: self.condition(self.ctx.goal()))
+
+
+def cost(c: A.Condition, ctx: Context, seen: frozenset[str] = frozenset()) -> int:
+    """0: lead columns only; 1: tiers (a CASE); 2: event lookups; 3: scores (aggregates)."""
+    match c:
+        case A.And(items=items) | A.Or(items=items):
+            return max(cost(i, ctx, seen) for i in items)
+        case A.Not(item=item):
+            return cost(item, ctx, seen)
+        case A.Count() | A.Did() | A.LastEvent():
+            return 2
+        case A.SegmentRef(name=name):
+            segment = ctx.symbols.segments.get(name)
+            if segment is None or name in seen:
+                return 0
+            return cost(segment.condition, ctx, seen | {name})
+        case A.GoalRef():
+            goals = ctx.flow.settings(A.GoalWhen) if ctx.flow is not None else []
+            return cost(goals[0].condition, ctx, seen | {"goal"}) if goals and \
+                "goal" not in seen else 0
+    kinds = {ctx.symbols.kind_of(n.name) for n in _names(c)}
+    return 3 if "score" in kinds else 1 if "tier" in kinds else 0
+
+
+def _names(c: A.Condition) -> list[A.Name]:
+    ops: list[A.Operand] = []
+    match c:
+        case A.Compare(left=left, right=right):
+            ops = [left, right]
+        case A.InList(left=left, values=values):
+            ops = [left, *values]
+        case A.TextMatch(left=left) | A.Known(left=left) | A.DateWindow(left=left):
+            ops = [left]
+    out = []
+    for op in ops:
+        while isinstance(op, A.Shift):
+            op = op.base
+        if isinstance(op, A.Name):
+            out.append(op)
+    return out
 
 
 @dataclass

@@ -25,7 +25,7 @@ UNIT_SECONDS: Mapping[str, int] = MappingProxyType({
 DAY = 86_400
 BOOLEANS = {"true": True, "false": False}
 # The escape character of the LIKE patterns the compiler writes (not a wildcard anywhere).
-ESCAPE = "/"
+ESCAPE = "!"
 
 
 class ConditionError(ValueError):

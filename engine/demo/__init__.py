@@ -25,8 +25,8 @@ from typing import Any
 from engine.demo.behaviour import EVENT_FIELDS, Calendar, events_for
 from engine.demo.people import DAY, LEAD_FIELDS, LeadMaker, Profile, companies
 
-__all__ = ["CHUNK", "DAY", "EVENT_FIELDS", "LEAD_FIELDS", "Chunk", "DataSet", "Profile", "chunk_count",
-           "generate"]
+__all__ = ["CHUNK", "DAY", "EVENT_FIELDS", "LEAD_FIELDS", "Chunk", "DataSet", "Profile",
+           "chunk_count", "generate"]
 
 CHUNK = 1000
 DEFAULT_LEADS = 5000

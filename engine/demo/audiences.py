@@ -8,9 +8,12 @@ that to show that every example flow has an audience, with no runtime involved.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy.engine import Engine
 
 from dsl import ast as A
 from dsl import symbols as S
@@ -67,3 +70,14 @@ def flow_audiences(folder: str | Path = "flows",
         out.append(Audience(name, A.SegmentRef(name), Context(symbols)))
     return out
 
+
+def audience_sizes(engine: Engine, audiences: list[Audience],
+                   at: dt.datetime) -> list[tuple[str, int]]:
+    """How many leads each audience holds at T, counted in the database by compiled SQL."""
+    from engine.conditions.compile import count_query
+    from engine.conditions.sqlite_math import ensure_power
+
+    ensure_power(engine)
+    with engine.connect() as conn:
+        return [(a.flow, int(conn.execute(count_query(a.condition, a.context, at, engine))
+                             .scalar_one())) for a in audiences]

@@ -67,7 +67,7 @@ def companies(seed: int, count: int) -> list[Company]:
     """The pool of companies leads work at (several leads may share one, as in a real CRM)."""
     rng = random.Random(f"{seed}/companies")
     pool = []
-    for i in range(count):
+    for _ in range(count):
         industry = rng.choices(_INDUSTRY_NAMES, _INDUSTRY_WEIGHTS)[0]
         _, ja_words, en_words = V.INDUSTRIES[industry]
         country = weighted(rng, tuple((c[0], c[1]) for c in V.COUNTRIES))

@@ -43,10 +43,10 @@ def import_file(engine: sa.Engine, kind: str, path: Path, *, source: str | None 
                         ) from None
     name = source or path.stem
     opts = Options(name, columns.Mapping.load(mapping), config.load(flows), zone,
-                   now or datetime.now(UTC), encoding, skip_invalid)
+                   now or datetime.now(UTC), encoding, skip_invalid, progress)
     report = Report(kind, str(path), name)
     importer = LeadsImport(opts, report) if kind == "leads" else EventsImport(opts, report)
-    return run(engine, path, importer, opts, report, progress)
+    return run(engine, path, importer, opts, report)
 
 
 __all__ = ["KINDS", "FileError", "Report", "import_file"]

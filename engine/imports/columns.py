@@ -32,6 +32,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.imports.normalize import clean
+
 # Pseudo-targets beyond attributes: ``full_name`` is split into last and first name;
 # ``updated_at`` is the time of the row's values (merge rules compare it).
 FULL_NAME = "full_name"
@@ -134,18 +136,12 @@ class Mapping:
             raise MappingError(f"{path}: [columns] and [values.<attribute>] map text to text, "
                                "and builtin is true or false")
         return cls({key(h): key(t) if t else SKIP for h, t in columns.items()},
-                   {key(a): {_raw(r): s for r, s in table.items()} for a, table in values.items()},
+                   {key(a): {clean(r): s for r, s in table.items()} for a, table in values.items()},
                    builtin)
 
 
 def _str_table(table: object) -> bool:
     return isinstance(table, dict) and all(isinstance(v, str) for v in table.values())
-
-
-def _raw(value: str) -> str:
-    from engine.imports.normalize import clean
-
-    return clean(value)
 
 
 @dataclass(frozen=True)

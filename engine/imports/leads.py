@@ -108,7 +108,7 @@ class LeadsImport:
     # ------------------------------------------------------------ pass 2: merging
 
     def finish(self, conn: sa.Connection, write: bool) -> None:
-        last = ""
+        last, done, total = "", 0, self.report.rows - self.report.rejected
         while write:
             emails = list(conn.execute(
                 sa.select(self.stage.c.email).distinct().where(self.stage.c.email > last)
@@ -119,6 +119,9 @@ class LeadsImport:
             rows = conn.execute(sa.select(self.stage).where(self.stage.c.email.in_(emails))
                                 .order_by(self.stage.c.email, self.stage.c.row)).all()
             self._page(conn, emails, rows)
+            done += len(rows)
+            if self.opts.progress is not None:
+                self.opts.progress("merging", done, total)
         self.stage.drop(conn, checkfirst=True)
 
     def _page(self, conn: sa.Connection, emails: list[str], rows: Sequence[Any]) -> None:

@@ -210,8 +210,9 @@ class Reader:
         record: list[tuple[int, str]] = []
         number = 0
 
+        size = [0]  # characters in the current record
+
         def feed() -> Iterator[str]:
-            size = 0
             while True:
                 if pending:
                     no, text = pending.popleft()
@@ -224,8 +225,8 @@ class Reader:
                         record.append((no, text))
                         raise _Undecodable(problem)
                 record.append((no, text))
-                size += len(text)
-                if size > ROW_LIMIT:
+                size[0] += len(text)
+                if size[0] > ROW_LIMIT:
                     raise csv.Error(f"a row longer than {ROW_LIMIT // 1024} KB")
                 yield text
 
@@ -233,6 +234,7 @@ class Reader:
             reader = csv.reader(feed(), strict=True)
             while True:
                 record.clear()
+                size[0] = 0
                 try:
                     cells = next(reader)
                 except StopIteration:

@@ -37,6 +37,8 @@ from engine.store.db import write_transaction
 from engine.store.schema import imports
 
 BATCH = 1000
+# (phase, done, total): "reading" counts bytes of the file, "merging" rows of the staging table
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Options:
     now: datetime
     encoding: str | None = None
     skip_invalid: bool = False
+    progress: Progress | None = None
 
 
 class Item(Protocol):
@@ -83,11 +86,9 @@ class Abort(Exception):
     """Rejected rows without --skip-invalid: roll back."""
 
 
-Progress = Callable[[int, int], None]  # (bytes read, file size)
 
 
-def run(engine: sa.Engine, path: Path, kind: Kind, opts: Options, report: Report,
-        progress: Progress | None = None) -> Report:
+def run(engine: sa.Engine, path: Path, kind: Kind, opts: Options, report: Report) -> Report:
     detected = detect(path, opts.encoding)
     report.encoding = detected.note
     report.rules = opts.config.origin
@@ -105,7 +106,7 @@ def run(engine: sa.Engine, path: Path, kind: Kind, opts: Options, report: Report
     try:
         with write_transaction(engine) as conn:
             kind.begin(conn)
-            _stream(conn, rows, reader, columns, kind, opts, report, rejected, progress)
+            _stream(conn, rows, reader, columns, kind, opts, report, rejected)
             report.sha256 = reader.sha256
             writing = opts.skip_invalid or not report.rejected
             kind.finish(conn, writing)
@@ -150,8 +151,7 @@ def _columns(path: Path, headers: list[str], kind: Kind, mapping: C.Mapping,
 
 
 def _stream(conn: sa.Connection, rows: Iterator[Any], reader: Reader, columns: Columns,
-            kind: Kind, opts: Options, report: Report, rejected: RejectedFile | None,
-            progress: Progress | None) -> None:
+            kind: Kind, opts: Options, report: Report, rejected: RejectedFile | None) -> None:
     batch: list[Any] = []
     cells_of: dict[int, list[str]] = {}  # this batch's rows, for the rejected-rows file
 
@@ -166,8 +166,8 @@ def _stream(conn: sa.Connection, rows: Iterator[Any], reader: Reader, columns: C
             reject(item.number, cells_of[item.number], [problem])
         batch.clear()
         cells_of.clear()
-        if progress is not None:
-            progress(reader.bytes_read, reader.size)
+        if opts.progress is not None:
+            opts.progress("reading", reader.bytes_read, reader.size)
 
     for row in rows:
         if isinstance(row, BadRow):

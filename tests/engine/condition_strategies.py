@@ -36,15 +36,29 @@ PROPS = ["url", "link", "template", "flow", "step", "campaign", "asset", "name",
 PROP_VALUES = [*URLS, "a", "A", "intro", "nurture", "wp-1", "contact", "mql", "lead",
                "' OR 1=1 --", "JITW-2024*"]
 
-names = st.sampled_from
-durations = st.builds(A.Duration, st.integers(0, 90), st.sampled_from(UNITS))
-day_durations = st.builds(A.Duration, st.integers(0, 120), st.sampled_from(["day", "week",
-                                                                            "month", "hour"]))
-windows = st.none() | durations
 
 
 def name(n: str) -> A.Name:
     return A.Name(n)
+
+
+durations = st.builds(A.Duration, st.integers(0, 90), st.sampled_from(UNITS))
+day_durations = st.builds(A.Duration, st.integers(0, 120), st.sampled_from(["day", "week",
+                                                                            "month", "hour"]))
+# Windows and recency often exactly as long as an event's age (conditions_data.BOUNDARIES).
+COMMON = [A.Duration(n, u) for n, u in ((1, "day"), (5, "day"), (7, "day"), (1, "week"),
+                                        (10, "day"), (30, "day"), (1, "month"), (60, "day"),
+                                        (1, "hour"), (0, "day"))]
+durations = st.sampled_from(COMMON) | durations
+day_durations = st.sampled_from(COMMON) | day_durations
+windows = st.none() | durations
+
+date_names = st.sampled_from(DATES).map(name)
+dates = (date_names | st.builds(A.Shift, date_names, st.sampled_from("+-"), day_durations))
+date_constants = (st.just(A.Today())
+                  | st.builds(A.Shift, st.just(A.Today()), st.sampled_from("+-"), day_durations)
+                  | st.sampled_from(["2026-11-23", "2026-08-01", "2027-01-31"]).map(A.Str))
+
 
 
 def text_operand() -> st.SearchStrategy[Any]:
@@ -52,12 +66,6 @@ def text_operand() -> st.SearchStrategy[Any]:
 
 
 numbers = st.builds(A.Num, st.sampled_from([-5, 0, 1, 2, 5, 12.5, 30, 40.5, 99, 100, 500]))
-date_names = st.sampled_from(DATES).map(name)
-dates = (date_names | st.builds(A.Shift, date_names, st.sampled_from("+-"), day_durations))
-date_constants = (st.just(A.Today())
-                  | st.builds(A.Shift, st.just(A.Today()), st.sampled_from("+-"), day_durations)
-                  | st.sampled_from(["2026-11-23", "2026-08-01", "2027-01-31"]).map(A.Str))
-
 compares = st.one_of(
     st.builds(A.Compare, st.sampled_from(NUMBERS).map(name), st.sampled_from(ORDER + EQUAL),
               numbers | st.sampled_from(NUMBERS).map(name)),

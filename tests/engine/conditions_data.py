@@ -17,63 +17,27 @@ from dsl import symbols
 from dsl.parser import parse_source
 from engine.conditions.model import Context
 from engine.store.schema import events, leads
+from tests.golden import CASES
 
 T = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 TIMES = (T, dt.datetime(2026, 11, 23, 0, 0, tzinfo=dt.UTC),
          dt.datetime(2026, 11, 23, 23, 59, 59, tzinfo=dt.UTC))
 
-FLOWS = """\
-attributes:
-    seats: number
-    renewal_date: date
-    plan: text
-    vip: boolean
+FLOWS = (CASES / "compile" / "definitions.flow").read_text(encoding="utf-8")
 
-events:
-    sales call
 
-tier size from employees:
-    tiny        below 2
-    smb         2 to 99
-    midsize     100 to 499
-    enterprise  500 and above
+def _modules() -> list[A.Module]:
+    module, diags = parse_source("definitions.flow", FLOWS)
+    assert module is not None, diags
+    return [module]
 
-tier seniority from title:
-    executive  matches ("*社長*", "CEO*", "*chief*")
-    manager    matches ("*部長*", "*manager*", "100%_*")
-    staff      otherwise
 
-score interest:
-    +3 per email click
-    +10 per page view on "/pricing*"
-    +15 per download where asset matches "wp-*"
-    +20 per seminar in last 30 days
-    +7 per activity on "*x%_*"
-    +5 when industry in ("trading", "maker")
-    half-life 10 days
-    window 60 days
-    at most 60
-
-score plain:
-    +1 per page view
-    +2 per email open where template = "a"
-    +4 per sales call in last 5 days
-    -3 when vip = true
-
-segment engaged: at least 2 activity in last 7 days
-
-flow nurture:
-    enter when stage is "lead"
-    goal when interest >= 30 or plain >= 3
-    send intro "intro.html"
-    send followup "followup.html"
-"""
+CTX_MODULES = _modules()
 
 
 def context() -> Context:
-    module, diags = parse_source("defs.flow", FLOWS)
-    assert module is not None, diags
-    table = symbols.build([module])
+    """The definitions, inside flow ``nurture`` (for ``clicked intro`` and ``goal``)."""
+    table = symbols.build(CTX_MODULES)
     return Context(table, table.flows["nurture"])
 
 
@@ -120,6 +84,7 @@ PROPS: dict[str, list[str]] = {
     "form": ["contact", "Contact"], "from_stage": ["lead", "mql"], "to_stage": ["mql", "lead"],
 }
 DAY = 86_400
+NEAR = [0, 1, -1, 5, -5, 7, -7, 10, -10, 30, -30, 60, -60]  # days from today
 BOUNDARIES = [0, -1, -DAY, -5 * DAY, -7 * DAY, -10 * DAY, -30 * DAY, -60 * DAY, -3600, 1]
 
 
@@ -155,7 +120,8 @@ def a_lead(draw: st.DrawFn, at: dt.datetime) -> Lead:
     today = at.date()
     options: dict[str, st.SearchStrategy[Any]] = {
         "seats": st.sampled_from([5, 40.5, 100, 0, -2]) | st.sampled_from(["40", True, None]),
-        "renewal_date": st.integers(-120, 120).map(lambda k: iso(today + dt.timedelta(days=k)))
+        "renewal_date": (st.integers(-120, 120) | st.sampled_from(NEAR)).map(
+            lambda k: iso(today + dt.timedelta(days=k)))
         | st.sampled_from(["2025-02-30", "2025-1-01", 20250101, "0999-01-01", "soon"]),
         "plan": st.sampled_from(TEXTS) | st.sampled_from([3, False]),
         "vip": st.booleans() | st.sampled_from(["true", 1]),

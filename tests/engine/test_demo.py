@@ -150,10 +150,11 @@ def test_fill_stores_the_generated_rows_and_every_flow_has_an_audience(
 def test_the_cli_fills_an_empty_store_and_refuses_a_filled_one(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/demo.db"
     runner = CliRunner()
-    args = ["demo", "--db", url, "--leads", "300", "--at", "2026-11-23"]
+    args = ["demo", "--db", url, "--leads", "300", "--at", "2026-11-23", "--flows", str(FLOWS)]
     first = runner.invoke(main, args)
     assert first.exit_code == 0, first.output
     assert "300 leads" in first.output
+    assert "Entry audiences" in first.output and "revive_dormant" in first.output
     again = runner.invoke(main, args + ["--seed", "2"])
     assert again.exit_code == 2
     assert "already holds 300 leads" in again.output and "--reset" in again.output

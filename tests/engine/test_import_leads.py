@@ -251,8 +251,10 @@ def test_suppressed_and_erased_addresses_stay_suppressed(store: sa.Engine, db_ur
 
 def test_mapping_file_and_value_maps(store: sa.Engine, db_url: str, flows: str,
                                      tmp_path: Path) -> None:
-    path = write(tmp_path / "sfa.csv", "メールアドレス,会社名,従業員数,商談ステータス,社内メモ,FAX\n"
-                 "a@x.com,A社,1000名以上,受注,memo,03\nb@x.com,B社,不明,見込み,,\n", "cp932")
+    path = write(tmp_path / "sfa.csv",
+                 "メールアドレス,会社名,従業員数,商談ステータス,社内メモ,FAX\n"
+                 "a@x.com,A社,1000名以上,受注,memo,03\n"
+                 "b@x.com,B社,不明,見込み,,\n", "cp932")
     code, out, _ = run(db_url, flows, path, "--mapping", str(FIXTURES / "mapping_ja.toml"))
     assert code == 0, out
     assert "unknown columns, skipped: FAX" in out and "社内メモ" not in out
@@ -274,3 +276,35 @@ def test_usage_errors_exit_2(db_url: str, flows: str, tmp_path: Path) -> None:
     dup = write(tmp_path / "d.csv", "email,メールアドレス\na@x.com,b@x.com\n")
     code, _, err = run(db_url, flows, dup)
     assert code == 2 and "keep one" in err
+
+
+def test_a_crash_mid_import_writes_nothing_and_is_recorded(
+        store: sa.Engine, db_url: str, flows: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.imports import import_file, run as run_module
+    from engine.imports.leads import LeadsImport
+
+    monkeypatch.setattr(run_module, "BATCH", 10)
+    monkeypatch.setattr("engine.imports.leads.BATCH", 10)
+    path = write(tmp_path / "big.csv", "email,company\n" + "".join(
+        f"u{i}@x.com,C{i}\n" for i in range(55)))
+    pages = 0
+    real_save = LeadsImport._save
+
+    def crash(self: LeadsImport, conn: sa.Connection, batch: Any) -> None:
+        nonlocal pages
+        pages += 1
+        if pages == 3:
+            raise ConnectionError("the database went away")
+        real_save(self, conn, batch)
+
+    monkeypatch.setattr(LeadsImport, "_save", crash)
+    with pytest.raises(ConnectionError):
+        import_file(store, "leads", path, flows=flows)
+    assert all_leads(store) == {}
+    with store.connect() as conn:
+        row = conn.execute(sa.select(imports)).mappings().one()
+    assert row["status"] == "failed" and "went away" in row["report"]["error"]
+    monkeypatch.setattr(LeadsImport, "_save", real_save)
+    report = import_file(store, "leads", path, flows=flows)  # resuming is running it again
+    assert report.inserted == 55 and len(all_leads(store)) == 55

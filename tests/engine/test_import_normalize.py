@@ -17,7 +17,8 @@ from engine.imports.validate import Columns, LeadRow, event_row, lead_row
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 
-@pytest.mark.parametrize("raw", ["A@X.COM", "a@X.com", "ａ@ｘ.ｃｏｍ", "  Ａ＠ｘ．ｃｏｍ　", "a@x.com"])
+@pytest.mark.parametrize("raw", ["A@X.COM", "a@X.com", "ａ@ｘ.ｃｏｍ", "  Ａ＠ｘ．ｃｏｍ　",
+                                 "a@x.com"])
 def test_one_address_whatever_the_case_or_width(raw: str) -> None:  # T-I3
     assert N.email(raw) == "a@x.com"
 

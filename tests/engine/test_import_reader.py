@@ -121,3 +121,11 @@ def test_the_file_hash_covers_every_byte(tmp_path: Path) -> None:
     list(reader)
     assert reader.sha256 == hashlib.sha256(data).hexdigest()
     assert reader.bytes_read == len(data)
+
+
+def test_many_short_rows_are_not_one_long_row(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"email,note\n" + b"".join(b"u%d@x.com,%s\n" % (i, b"n" * 60)
+                                                 for i in range(40_000)))  # 2.9 MB
+    got = read(path)
+    assert len(got) == 40_001 and all(isinstance(r, Row) for r in got)

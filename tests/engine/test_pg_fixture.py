@@ -61,6 +61,8 @@ def test_db_url_covers_both_databases(db_url: str) -> None:
     assert db_url.split(":", 1)[0] in ("sqlite", "postgresql+psycopg")
 
 
+@pytest.mark.pg
+@pytest.mark.slow
 def test_a_server_can_be_started_and_stopped_alone() -> None:
     if pg.find_bindir() is None:
         pytest.skip("no PostgreSQL binaries")
@@ -88,6 +90,7 @@ def test_missing_binaries_fail_in_ci(monkeypatch: pytest.MonkeyPatch, value: str
         pg.server_for_tests()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ci", ["", "true"])
 def test_a_whole_run_without_postgresql(ci: str) -> None:
     """End to end: the skip is loud, and under CI it is a failure."""

@@ -83,7 +83,7 @@ examples = st.sampled_from(TIMES).flatmap(lambda at: st.tuples(
     st.lists(conditions, min_size=1, max_size=4)))
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(example=examples)
 def test_sql_equals_reference(store: sa.Engine,

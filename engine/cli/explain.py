@@ -1,0 +1,200 @@
+"""`engine explain EMAIL [PATH] [--db URL] [--at T]`: why did (or didn't) this lead get the email?
+
+For each flow: whether the lead meets its entry, exit and goal conditions (and the policy's
+`never email when` rules), every sub-condition true / false with the values it read, and each
+score broken down into the events that made it (event, time, weight, decay factor)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from engine.cli.common import guarded
+from engine.cli.db import DB_OPTION, store_errors
+from engine.cli.query import load_definitions, parse_time
+from engine.workspace import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.tree import Tree
+
+    from engine.conditions.explain import FlowExplanation, Node
+    from engine.conditions.scores import Breakdown
+
+
+@click.command()
+@click.argument("email")
+@click.argument("path", default="flows")
+@DB_OPTION
+@click.option("--at", "at_text", metavar="TIME", default=None,
+              help="explain as of this moment (default: now), e.g. 2026-11-23T09:00+09:00")
+@click.option("--flow", "only", metavar="NAME", default=None, help="explain this flow only")
+@click.option("--format", "fmt_", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="text for people, json for machines")
+def explain(email: str, path: str, db_url: str | None, at_text: str | None, only: str | None,
+            fmt_: str) -> None:
+    """Explain, for the lead with this EMAIL, each flow's entry, exit and goal conditions, using
+    the flows in PATH (default: flows/).
+
+    Every sub-condition is shown true or false with the actual values, and every score with the
+    events that made it. Exit 0 when explained, 1 when there is no lead with this email, 2 on a
+    usage or database error.
+    """
+
+    def body() -> int:
+        import sqlalchemy as sa
+
+        from engine.conditions.explain import explain_flow, score_breakdown
+        from engine.conditions.rows import load_lead
+        from engine.store import db as store
+        from engine.store.emails import normalise_email
+        from engine.store.schema import leads
+
+        at = parse_time(at_text)
+        _modules, ctx = load_definitions(path)
+        flows = list(ctx.symbols.flows.values())
+        if only is not None:
+            flows = [f for f in flows if f.name == only]
+            if not flows:
+                raise UsageError(f"no flow named {only!r} in {path}")
+        address = normalise_email(email)
+        with store_errors():
+            engine = store.connect(db_url)
+            try:
+                with engine.connect() as conn:
+                    lead_id = conn.scalar(sa.select(leads.c.id).where(leads.c.email == address))
+                    if lead_id is None:
+                        click.echo(f"engine: no lead with email {address}", err=True)
+                        return 1
+                    lead, events = load_lead(conn, lead_id, ctx)
+            finally:
+                engine.dispose()
+        explained = [explain_flow(f, lead, events, at, ctx) for f in flows]
+        scores = {name: score_breakdown(name, lead, events, at, ctx)
+                  for name in scores_of(explained)}
+        if fmt_ == "json":
+            print_json(address, lead_id, at, explained, scores)
+        else:
+            print_text(address, lead_id, at, explained, scores)
+        return 0
+
+    sys.exit(guarded(body))
+
+
+def scores_of(explained: list[FlowExplanation]) -> list[str]:
+    from engine.conditions.explain import scores_read
+
+    out: dict[str, None] = {}
+    for fe in explained:
+        for section in fe.sections:
+            out.update(dict.fromkeys(scores_read(section.node)))
+    return list(out)
+
+
+# ---------------------------------------------------------------- text
+
+
+def mark(value: bool) -> str:
+    return "[green]true[/green] " if value else "[red]false[/red]"
+
+
+def tree_of(label: str, node: Node, parent: Tree | None = None) -> Tree:
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    text = f"{mark(node.value)} {escape(label)}{escape(node.text)}"
+    if node.facts:
+        text += "  [dim]" + escape("; ".join(node.facts[:1])) + "[/dim]"
+    branch = parent.add(text) if parent is not None else Tree(text)
+    for fact in node.facts[1:]:
+        branch.add("[dim]" + escape(fact) + "[/dim]")
+    for child in node.children:
+        tree_of("", child, branch)
+    return branch
+
+
+def score_table(b: Breakdown) -> Any:
+    from rich.table import Table
+
+    from dsl import ast as A
+    from dsl import formatter
+    from engine.conditions.explain import event_label, show_time
+
+    h = b.options.half_life
+    title = f"score {b.score.name} = {b.total:.4g}"
+    if b.capped:
+        title += f" (capped at {b.options.cap:g}; {b.subtotal:.4g} before the cap)"
+    if h is not None:
+        title += f", half-life {formatter.duration(h)}"
+    table = Table("line", "event", "time", "weight", "decay", "points", title=title,
+                  title_justify="left")
+    for c in b.contributions:
+        rule = c.line
+        line = formatter.points(rule.points) + (
+            f" per {formatter.event(rule.event)}" if isinstance(rule, A.EventPoints)
+            else f" when {formatter.condition(rule.condition)}")
+        if c.event is not None:
+            event = event_label(c.event)
+            table.add_row(line, event, show_time(c.event.at), f"{c.points:g}",
+                          f"{c.decay:.4f}", f"{c.value:.4g}")
+        else:
+            table.add_row(line, "true" if c.held else "false", "", f"{c.points:g}", "",
+                          f"{c.value:.4g}")
+    if not b.contributions:
+        table.add_row("(no line applies)", "", "", "", "", "0")
+    return table
+
+
+def console() -> Console:
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
+def print_text(address: str, lead_id: int, at: dt.datetime, explained: list[FlowExplanation],
+               scores: dict[str, Breakdown]) -> None:
+    from rich.markup import escape
+
+    out = console()
+    out.print(f"Lead {escape(address)} (id {lead_id}) at {at.isoformat(timespec='seconds')}",
+              highlight=False)
+    for fe in explained:
+        title = f' "{fe.title}"' if fe.title else ""
+        root = tree_of_flow(f"flow {fe.flow}{title}")
+        for section in fe.sections:
+            tree_of(f"{section.label}: ", section.node, root)
+        out.print(root, highlight=False)
+    for b in scores.values():
+        out.print(score_table(b), highlight=False)
+
+
+def tree_of_flow(label: str) -> Tree:
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    return Tree(f"[bold]{escape(label)}[/bold]")
+
+
+def print_json(address: str, lead_id: int, at: dt.datetime, explained: list[FlowExplanation],
+               scores: dict[str, Breakdown]) -> None:
+    import json
+
+    from engine.conditions.explain import show_event
+
+    doc = {
+        "lead": {"id": lead_id, "email": address}, "at": at.isoformat(),
+        "flows": [{"flow": fe.flow, "title": fe.title,
+                   "sections": [{"label": s.label, **s.node.to_json()} for s in fe.sections]}
+                  for fe in explained],
+        "scores": {name: {
+            "total": b.total, "subtotal": b.subtotal, "cap": b.options.cap,
+            "lines": [{"points": c.points, "value": c.value, "decay": c.decay,
+                       "age_days": c.age_days, "held": c.held,
+                       "event": show_event(c.event) if c.event else None,
+                       "time": c.event.at.isoformat() if c.event else None}
+                      for c in b.contributions]} for name, b in scores.items()},
+    }
+    click.echo(json.dumps(doc, ensure_ascii=False, indent=2))

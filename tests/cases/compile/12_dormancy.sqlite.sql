@@ -1,0 +1,16 @@
+SELECT leads.id 
+FROM leads 
+WHERE leads.stage IS NOT NULL AND leads.stage = :text_1 AND NOT (EXISTS (SELECT * 
+FROM events AS e2 
+WHERE e2.lead_id = leads.id AND e2.occurred_at <= :at_3 AND e2.occurred_at > :since_4 AND e2.type IN (:type_5, :type_6, :type_7, :type_8, :type_9, :type_10, :type_11))) ORDER BY leads.id
+-- parameters:
+--   text_1 = 'customer'
+--   at_3 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
+--   since_4 = datetime.datetime(2026, 5, 27, 10, 0, tzinfo=datetime.timezone.utc)
+--   type_5 = 'email_open'
+--   type_6 = 'email_click'
+--   type_7 = 'page_view'
+--   type_8 = 'download'
+--   type_9 = 'form_submit'
+--   type_10 = 'seminar'
+--   type_11 = 'exhibition'

@@ -1,0 +1,11 @@
+SELECT leads.id 
+FROM leads 
+WHERE EXISTS (SELECT * 
+FROM events AS e1 
+WHERE e1.lead_id = leads.id AND e1.occurred_at <= :at_2 AND e1.occurred_at > :since_3 AND e1.type = :type_4 AND e1.to_stage = :text_5 AND e1.from_stage = :text_6) ORDER BY leads.id
+-- parameters:
+--   at_2 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
+--   since_3 = datetime.datetime(2026, 11, 16, 10, 0, tzinfo=datetime.timezone.utc)
+--   type_4 = 'stage_change'
+--   text_5 = 'mql'
+--   text_6 = 'lead'

@@ -1,0 +1,93 @@
+SELECT leads.id 
+FROM leads 
+WHERE (SELECT count(*) AS count_1 
+FROM events AS e1 
+WHERE e1.lead_id = leads.id AND e1.occurred_at <= :at_2 AND e1.occurred_at > :since_3 AND e1.type IN (:type_4, :type_5, :type_6, :type_7, :type_8, :type_9, :type_10)) >= :n_11 AND NOT (min((SELECT coalesce(sum((CASE WHEN (e12.type = :type_13 AND e12.occurred_at > :since_14) THEN :points_15 ELSE :param_1 END + CASE WHEN (e12.type = :type_16 AND lower(e12.url) LIKE :pattern_17 ESCAPE '!' AND e12.occurred_at > :since_18) THEN :points_19 ELSE :param_2 END + CASE WHEN (e12.type = :type_20 AND lower(e12.asset) LIKE :pattern_21 ESCAPE '!' AND e12.occurred_at > :since_22) THEN :points_23 ELSE :param_3 END + CASE WHEN (e12.type = :type_24 AND e12.occurred_at > :since_25) THEN :points_26 ELSE :param_4 END + CASE WHEN (e12.type IN (:type_27, :type_28, :type_29, :type_30, :type_31, :type_32, :type_33) AND lower(CASE WHEN (e12.type = :type_34) THEN e12.url WHEN (e12.type = :type_35) THEN e12.link ELSE coalesce(e12.url, e12.link) END) LIKE :pattern_36 ESCAPE '!' AND e12.occurred_at > :since_37) THEN :points_38 ELSE :param_5 END) * power(:half_41, CASE WHEN ((:at_julian_39 - julianday(e12.occurred_at)) / (:half_life_40 + 0.0) > :param_6) THEN :param_7 ELSE (:at_julian_39 - julianday(e12.occurred_at)) / (:half_life_40 + 0.0) END)), :coalesce_2) AS coalesce_1 
+FROM events AS e12 
+WHERE e12.lead_id = leads.id AND e12.occurred_at <= :at_42 AND e12.type IN (:type_43, :type_44, :type_45, :type_46, :type_47, :type_48, :type_49) AND e12.occurred_at > :since_50) + CASE WHEN (leads.industry IS NOT NULL AND leads.industry IN (:text_51, :text_52)) THEN :points_53 ELSE :param_8 END, :cap_54) >= :n_55 OR (SELECT coalesce(sum(CASE WHEN (e56.type = :type_57) THEN :points_58 ELSE :param_9 END + CASE WHEN (e56.type = :type_59 AND e56.template = :text_60) THEN :points_61 ELSE :param_10 END + CASE WHEN (e56.type = :type_62 AND e56.occurred_at > :since_63) THEN :points_64 ELSE :param_11 END), :coalesce_4) AS coalesce_3 
+FROM events AS e56 
+WHERE e56.lead_id = leads.id AND e56.occurred_at <= :at_65 AND e56.type IN (:type_66, :type_67, :type_68)) + CASE WHEN coalesce(CASE json_type(leads.custom, '$.' || json_quote(:param_12)) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END = :flag_69, 0) THEN :points_70 ELSE :param_13 END >= :n_71) ORDER BY leads.id
+-- parameters:
+--   at_2 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
+--   since_3 = datetime.datetime(2026, 11, 16, 10, 0, tzinfo=datetime.timezone.utc)
+--   type_4 = 'email_open'
+--   type_5 = 'email_click'
+--   type_6 = 'page_view'
+--   type_7 = 'download'
+--   type_8 = 'form_submit'
+--   type_9 = 'seminar'
+--   type_10 = 'exhibition'
+--   n_11 = 2
+--   type_13 = 'email_click'
+--   since_14 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
+--   points_15 = 3.0
+--   param_1 = 0.0
+--   type_16 = 'page_view'
+--   pattern_17 = '/pricing%'
+--   since_18 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
+--   points_19 = 10.0
+--   param_2 = 0.0
+--   type_20 = 'download'
+--   pattern_21 = 'wp-%'
+--   since_22 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
+--   points_23 = 15.0
+--   param_3 = 0.0
+--   type_24 = 'seminar'
+--   since_25 = datetime.datetime(2026, 10, 24, 10, 0, tzinfo=datetime.timezone.utc)
+--   points_26 = 20.0
+--   param_4 = 0.0
+--   type_27 = 'email_open'
+--   type_28 = 'email_click'
+--   type_29 = 'page_view'
+--   type_30 = 'download'
+--   type_31 = 'form_submit'
+--   type_32 = 'seminar'
+--   type_33 = 'exhibition'
+--   type_34 = 'page_view'
+--   type_35 = 'email_click'
+--   pattern_36 = '%x!%!_%'
+--   since_37 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
+--   points_38 = 7.0
+--   param_5 = 0.0
+--   half_41 = 0.5
+--   at_julian_39 = 2461367.9166666665
+--   half_life_40 = 10.0
+--   param_6 = 1000
+--   param_7 = 1000.0
+--   coalesce_2 = 0.0
+--   at_42 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
+--   type_43 = 'email_click'
+--   type_44 = 'page_view'
+--   type_45 = 'download'
+--   type_46 = 'seminar'
+--   type_47 = 'email_open'
+--   type_48 = 'form_submit'
+--   type_49 = 'exhibition'
+--   since_50 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
+--   text_51 = 'trading'
+--   text_52 = 'maker'
+--   points_53 = 5.0
+--   param_8 = 0.0
+--   cap_54 = 60.0
+--   n_55 = 30
+--   type_57 = 'page_view'
+--   points_58 = 1.0
+--   param_9 = 0.0
+--   type_59 = 'email_open'
+--   text_60 = 'a'
+--   points_61 = 2.0
+--   param_10 = 0.0
+--   type_62 = 'sales_call'
+--   since_63 = datetime.datetime(2026, 11, 18, 10, 0, tzinfo=datetime.timezone.utc)
+--   points_64 = 4.0
+--   param_11 = 0.0
+--   coalesce_4 = 0.0
+--   at_65 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
+--   type_66 = 'page_view'
+--   type_67 = 'email_open'
+--   type_68 = 'sales_call'
+--   param_12 = 'vip'
+--   flag_69 = True
+--   points_70 = -3.0
+--   param_13 = 0.0
+--   n_71 = 3
