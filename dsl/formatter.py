@@ -134,7 +134,10 @@ def condition(c: A.Condition) -> str:
     if isinstance(c, A.And):
         return " and ".join(_wrapped(i, (A.And, A.Or)) for i in c.items)
     if isinstance(c, A.Not):
-        return "not " + _wrapped(c.item, (A.And, A.Or))
+        # `not size is sole` parses the same, but reads as "(not size) is sole": keep the
+        # parentheses around anything longer than a name or a short verb
+        return "not " + _wrapped(c.item, (A.And, A.Or, A.Compare, A.InList, A.TextMatch, A.Known,
+                                          A.DateWindow, A.Count, A.LastEvent))
     if isinstance(c, A.Compare):
         return f"{operand(c.left)} {c.op} {operand(c.right)}"
     if isinstance(c, A.InList):

@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from engine.imports import columns, config
 from engine.imports.reader import FileError
 from engine.imports.report import Report
-from engine.imports.run import Options, Progress, run
+from engine.imports.run import Options, Progress
+from engine.imports.run import run as run_import
 
 KINDS = ("leads", "events")
 
@@ -46,7 +47,7 @@ def import_file(engine: sa.Engine, kind: str, path: Path, *, source: str | None 
                    now or datetime.now(UTC), encoding, skip_invalid, progress)
     report = Report(kind, str(path), name)
     importer = LeadsImport(opts, report) if kind == "leads" else EventsImport(opts, report)
-    return run(engine, path, importer, opts, report)
+    return run_import(engine, path, importer, opts, report)
 
 
 __all__ = ["KINDS", "FileError", "Report", "import_file"]

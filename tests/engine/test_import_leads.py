@@ -281,11 +281,12 @@ def test_usage_errors_exit_2(db_url: str, flows: str, tmp_path: Path) -> None:
 def test_a_crash_mid_import_writes_nothing_and_is_recorded(
         store: sa.Engine, db_url: str, flows: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.imports import import_file, run as run_module
+    from engine.imports import import_file
+    from engine.imports import run as run_module
     from engine.imports.leads import LeadsImport
 
     monkeypatch.setattr(run_module, "BATCH", 10)
-    monkeypatch.setattr("engine.imports.leads.BATCH", 10)
+    monkeypatch.setattr("engine.imports.leads.BATCH", 10)  # pages of addresses
     path = write(tmp_path / "big.csv", "email,company\n" + "".join(
         f"u{i}@x.com,C{i}\n" for i in range(55)))
     pages = 0
