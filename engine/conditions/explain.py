@@ -20,8 +20,9 @@ from dsl import ast as A
 from dsl import formatter
 from engine.conditions import model as M
 from engine.conditions.model import Context, Event
-from engine.conditions.reference import Interpreter, did_matches, event_matches
+from engine.conditions.reference import Interpreter
 from engine.conditions.scores import Breakdown
+from engine.conditions.values import did_matches, event_matches
 
 SHOWN_EVENTS = 5
 

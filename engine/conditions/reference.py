@@ -21,11 +21,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any, assert_never
 
 from dsl import ast as A
-from dsl import schema
 from engine.conditions import model as M
 from engine.conditions.model import ConditionError, Context, Event
 from engine.conditions.scores import Breakdown, breakdown
-from engine.conditions.values import Typed, compare_values, glob_match, typed
+from engine.conditions.values import (
+    Typed,
+    compare_values,
+    did_matches,
+    event_matches,
+    glob_match,
+    typed,
+)
 
 
 def evaluate(condition: A.Condition, lead: Mapping[str, Any], events: Sequence[Event],
@@ -253,52 +259,3 @@ def tier_rule_matches(rule: A.TierRule, value: object) -> bool:
     if rule.kind == "otherwise":
         return True
     raise ConditionError(f"unknown tier rule `{rule.kind}`")
-
-
-def event_matches(e: Event, em: A.EventMatch, ctx: Context) -> bool:
-    if e.type not in M.event_types(em, ctx.symbols):
-        return False
-    return all(filter_passes(e, f) for f in em.filters)
-
-
-def filter_passes(e: Event, f: A.EventFilter) -> bool:
-    if f.kind == "on":
-        props = M.on_properties(e.type)
-        value = next((e.get(p) for p in props if e.get(p) is not None), None)
-        return value is not None and f.value is not None and glob_match(value, f.value.value)
-    if f.kind in ("to", "from"):
-        return f.value is not None and e.get(f.kind) == f.value.value
-    if f.kind == "where":
-        return all(prop_passes(e, t) for t in f.tests)
-    raise ConditionError(f"unknown event filter `{f.kind}`")
-
-
-def prop_passes(e: Event, t: A.PropTest) -> bool:
-    if t.prop not in schema.EVENT_PROPERTIES:
-        raise ConditionError(f"events have no property `{t.prop}`")
-    if not isinstance(t.value, A.Str):
-        raise ConditionError(f"event property `{t.prop}` is compared with a text only")
-    value = e.get(t.prop)
-    if value is None:
-        return False
-    if t.op == "matches":
-        return glob_match(value, t.value.value)
-    return compare_values(Typed("text", value), t.op, Typed("text", t.value.value))
-
-
-def did_matches(e: Event, c: A.Did, ctx: Context) -> bool:
-    types, prop = schema.VERBS[c.verb]
-    if e.type not in types:
-        return False
-    match c.target:
-        case None:
-            return True
-        case A.Name(name=step):
-            if ctx.flow is None:
-                raise ConditionError(f"`{c.verb} {step}` refers to a step of a flow, outside "
-                                     "any flow")
-            return e.get("flow") == ctx.flow.name and e.get("step") == step
-        case A.Str(value=pattern):
-            value = e.get(prop) if prop else None
-            return value is not None and glob_match(value, pattern)
-    assert_never(c.target)

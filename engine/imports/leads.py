@@ -200,7 +200,8 @@ class LeadsImport:
 
     def _record(self, lead: Lead) -> dict[str, Any]:
         record: dict[str, Any] = {c: lead.values.get(c) for c in COLUMNS}
-        record["custom"] = {k: v for k, v in sorted(lead.values.items()) if k in self.custom}
+        record["custom"] = {k: v for k, v in sorted(lead.values.items())
+                            if k in self.custom and v is not None}
         record["provenance"] = dict(sorted(lead.provenance.items()))
         record["created_at"] = lead.created_at
         record["updated_at"] = self.opts.now

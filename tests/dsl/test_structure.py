@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dsl import ast as A
@@ -16,6 +16,7 @@ from dsl.checks.shared import check_shared
 from dsl.checks.structure import check_structure
 from dsl.diagnostics import Diagnostic
 from dsl.parser import parse_source
+from tests.dsl import strategies
 
 MINE = (check_structure, check_shared, check_logic)
 ENTRY = '    schedule every weekday at 09:00\n    enter when stage is "lead"\n'
@@ -240,6 +241,14 @@ def test_passes_never_raise(lines: list[tuple[int, str]]) -> None:
         return
     for p in (*MINE, check_overlap):
         p([module], Context())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(strategies.modules(), min_size=1, max_size=3))
+def test_passes_never_raise_on_any_tree(trees: list[A.Module]) -> None:
+    for p in (*MINE, check_overlap):
+        for d in p(trees, Context()):
+            assert d.code[:3] in ("E04", "W01") and d.message and "\n" not in d.message
 
 
 @pytest.mark.parametrize("src", [

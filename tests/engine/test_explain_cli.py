@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from engine.cli import main
 from engine.store.db import connect
-from tests.engine.conditions_data import FLOWS, T, Lead, seed
+from tests.engine.conditions_data import FLOWS, Lead, T, seed
 
 DAY = dt.timedelta(days=1)
 POLICY = """
