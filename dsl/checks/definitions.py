@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from dsl import ast as A
 from dsl import schema, symbols
-from dsl.checks.walk import quote, word_span
+from dsl.checks.walk import quote, tidy, word_span
 from dsl.diagnostics import Diagnostic, error
 
 if TYPE_CHECKING:
@@ -101,4 +101,4 @@ def check_definitions(modules: Sequence[A.Module], ctx: Context) -> list[Diagnos
         for item in m.items:
             if isinstance(item, A.Flow):
                 out.extend(_steps(item))
-    return out
+    return tidy(out)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from dsl import ast as A
 from dsl import schema
 from dsl import symbols as S
-from dsl.checks.walk import index, operand_text, quote, word_span
+from dsl.checks.walk import index, operand_text, quote, tidy, word_span
 from dsl.diagnostics import Diagnostic, did_you_mean, error
 
 if TYPE_CHECKING:
@@ -86,4 +86,4 @@ def check_events(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
     for node, _flow, _file in index(modules).nodes:
         if isinstance(node, A.EventMatch):
             out.extend(_match(node, table))
-    return out
+    return tidy(out)

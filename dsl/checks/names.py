@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from dsl import ast as A
 from dsl import symbols as S
-from dsl.checks.walk import index, word_span
+from dsl.checks.walk import index, tidy, word_span
 from dsl.diagnostics import Diagnostic, did_you_mean, error
 
 if TYPE_CHECKING:
@@ -223,4 +223,4 @@ def check_names(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
     for node, flow, _file in idx.nodes:
         if flow is not None and isinstance(node, STEPS):
             out.extend(_step(node, table))
-    return out
+    return tidy(out)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from dsl import ast as A
 from dsl import symbols as S
-from dsl.checks.walk import Site, first_line, index, quote, word_span
+from dsl.checks.walk import Site, first_line, index, quote, tidy, word_span
 from dsl.diagnostics import Diagnostic, did_you_mean, error
 
 if TYPE_CHECKING:
@@ -134,4 +134,4 @@ def check_references(modules: Sequence[A.Module], ctx: Context) -> list[Diagnost
         for node, flow, _file in idx.nodes:
             if flow is not None and isinstance(node, A.Send | A.Notify):
                 out.extend(_templates(node, ctx.templates))
-    return out
+    return tidy(out)

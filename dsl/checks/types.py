@@ -26,7 +26,7 @@ from dsl.checks.typeinfo import (
     text_or_date,
     type_hint,
 )
-from dsl.checks.walk import index, operand_text, word_span
+from dsl.checks.walk import index, operand_text, tidy, word_span
 from dsl.diagnostics import Diagnostic, did_you_mean, error
 
 if TYPE_CHECKING:
@@ -201,4 +201,4 @@ def check_types(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
             out.extend(_decl(node))
         elif isinstance(node, A.Tier):
             out.extend(_tier(node, table))
-    return out
+    return tidy(out)

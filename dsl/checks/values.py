@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from dsl import ast as A
 from dsl import schema
 from dsl.checks.cron import cron_problem
-from dsl.checks.walk import first_line, index, quote, word_span
+from dsl.checks.walk import first_line, index, quote, tidy, word_span
 from dsl.diagnostics import Diagnostic, did_you_mean, error
 
 if TYPE_CHECKING:
@@ -199,4 +199,4 @@ def check_values(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
             done.add(id(node.interval))
         elif id(node) not in done and isinstance(node, CHECKED):
             out.extend(_node(node))
-    return out
+    return tidy(out)

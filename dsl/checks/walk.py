@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from dsl import ast as A
+from dsl.diagnostics import Diagnostic
 
 LEAF_CONDITIONS = (A.Compare, A.InList, A.TextMatch, A.Known, A.DateWindow, A.Count, A.Did,
                    A.LastEvent, A.SegmentRef, A.GoalRef)
@@ -182,6 +183,25 @@ def quote(text: str) -> str:
     """A text in double quotes, escaped as the flow language writes it (one line, always)."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
     return '"' + escaped.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r") + '"'
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(text: str) -> str:
+    """Control characters (a newline in a template name...) shown escaped, so every message
+    stays on its line."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def tidy(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """The diagnostics of a pass, each message, hint and note on one line."""
+    out = []
+    for d in diags:
+        hint = one_line(d.hint) if d.hint is not None else None
+        out.append(dataclasses.replace(d, message=one_line(d.message), hint=hint,
+                                       notes=tuple(one_line(n) for n in d.notes)))
+    return out
 
 
 def operand_text(op: A.Operand) -> str:

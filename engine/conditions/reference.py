@@ -10,7 +10,7 @@ written to be obviously right rather than fast::
 
 A lead is a mapping from attribute names (core and custom alike) to Python values: ``str``,
 ``int`` / ``float``, ``datetime.date`` (a ``datetime`` counts by its UTC date) and ``bool``;
-``None`` or a value of another type is unknown. ``lead_from_row`` builds one from a ``leads``
+``None`` or a value of another type is unknown. ``rows.lead_from_row`` builds one from a ``leads``
 row with the store's rules for custom attributes.
 """
 

@@ -8,6 +8,7 @@ function of the same name is registered on every new connection.
 
 from __future__ import annotations
 
+import functools
 import math
 import sqlite3
 from typing import Any
@@ -33,14 +34,29 @@ def has_power(dbapi_connection: Any) -> bool:
     return True
 
 
+@functools.cache
+def builtin_power() -> bool:
+    """Whether this process's SQLite library has power() (every connection shares the library)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        return has_power(conn)
+    finally:
+        conn.close()
+
+
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     if not has_power(dbapi_connection):
         dbapi_connection.create_function("power", 2, _power, deterministic=True)
 
 
 def ensure_power(engine: Engine) -> None:
-    """Make ``power(x, y)`` available on the engine's SQLite connections (idempotent)."""
-    if engine.dialect.name != "sqlite" or sa.event.contains(engine, "connect", _on_connect):
+    """Make ``power(x, y)`` available on the engine's SQLite connections (idempotent; nothing
+    to do where SQLite has it built in, as on SQLite 3.35+ built with math functions)."""
+    if engine.dialect.name != "sqlite" or builtin_power():
+        return
+    if sa.event.contains(engine, "connect", _on_connect):
         return
     sa.event.listen(engine, "connect", _on_connect)
-    engine.dispose()  # connections opened before the listener get it on their next opening
+    # Pooled connections opened before the listener get it when they are opened again (an
+    # in-memory database would be lost: register before its first use).
+    engine.dispose()

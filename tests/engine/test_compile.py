@@ -137,9 +137,11 @@ def test_power_is_registered_where_sqlite_lacks_it() -> None:
     assert power(0.5, 2.0) == 0.25 and power(None, 1.0) is None
 
 
-def test_ensure_power_is_idempotent(tmp_path: Path) -> None:
+def test_ensure_power_is_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_math, "builtin_power", lambda: False)  # as on an old SQLite
     engine = sa.create_engine(f"sqlite:///{tmp_path}/x.db")
     sqlite_math.ensure_power(engine)
     sqlite_math.ensure_power(engine)
+    assert sa.event.contains(engine, "connect", sqlite_math._on_connect)
     with engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT power(0.5, 3.0)")) == 0.125

@@ -15,7 +15,7 @@ from tests.engine.conditions_data import FLOWS, Lead, T, seed
 
 DAY = dt.timedelta(days=1)
 PEOPLE = [
-    Lead({"stage": "lead", "employees": 50, "company": "A社", "email_": None},
+    Lead({"stage": "lead", "employees": 50, "company": "A社"},
          events=[{"type": "page_view", "occurred_at": T - DAY, "url": "/pricing"}]),
     Lead({"stage": "customer", "employees": 800, "company": "B社"}, custom={"seats": 40},
          events=[{"type": "email_click", "occurred_at": T - 2 * DAY}]),
@@ -25,8 +25,6 @@ PEOPLE = [
 
 @pytest.fixture
 def store(db_url: str, tmp_path: Path) -> tuple[str, str]:
-    for p in PEOPLE:
-        p.columns.pop("email_", None)
     engine = connect(db_url)
     with engine.begin() as conn:
         seed(conn, PEOPLE)

@@ -151,3 +151,20 @@ def test_pathological_patterns_are_escaped_and_fast(store: sa.Engine, pattern: s
     started = time.monotonic()
     assert_agree(store, people, [cond, A.Not(cond)], TIMES[0])
     assert time.monotonic() - started < 5
+
+
+def test_scores_with_python_power_on_sqlite(tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+                                            ) -> None:
+    """Where SQLite lacks power(), the registered Python function gives the same scores."""
+    from engine.conditions import sqlite_math
+
+    monkeypatch.setattr(sqlite_math, "builtin_power", lambda: False)
+    monkeypatch.setattr(sqlite_math, "has_power", lambda conn: False)  # overrides the builtin
+    engine = connect(f"sqlite:///{tmp_path}/power.db")
+    ensure_power(engine)
+    day = dt.timedelta(days=1)
+    people = [Lead(events=[{"type": "email_click", "occurred_at": TIMES[0] - k * day}
+                           for k in range(n)]) for n in range(6)]
+    conds = [A.Compare(A.Name("interest"), ">=", A.Num(v)) for v in (0, 3, 5.5, 8, 12.5)]
+    assert_agree(engine, people, conds, TIMES[0])
+    engine.dispose()
