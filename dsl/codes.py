@@ -84,7 +84,7 @@ CODES: dict[str, str] = {
     "E0402": "two branches of one split with the same name",
     "E0403": "a split with only one branch",
     "E0404": "a flow with no entry",
-    "E0405": "a setting given twice (a flow's goal, re-enter or priority; a score's half-life, window or cap)",
+    "E0405": "a setting given twice (goal, re-enter, priority; half-life, window, cap)",
     "E0406": "a flow with no steps",
     "E0407": "a repeat more often than once a day",
     "E0408": "an empty tier range (low above high)",
