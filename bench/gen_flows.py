@@ -56,7 +56,10 @@ def flow_text(i: int, rng: random.Random) -> str:
         f'flow bench_{i} "Benchmark flow {i}":',
         f'    schedule every {rng.choice(DAYS)} at {hour:02d}:{rng.choice([0, 15, 30, 45]):02d} '
         '"Asia/Tokyo"',
-        f'    enter when industry is "{industry}" and at least {n} page views on "{topic}" '
+        # each flow owns a band of company sizes, so audiences are exclusive (as a real folder
+        # of flows would be) and the overlap check has to prove it for every pair
+        f"    enter when employees >= {10 * i} and employees < {10 * i + 10} and "
+        f'industry is "{industry}" and at least {n} page views on "{topic}" '
         f"in last {rng.choice([30, 60, 90])} days",
         '    exit when stage in ("opportunity", "negotiation", "churned")',
         f"    goal when interest >= {rng.choice([30, 40, 50])}",
@@ -67,7 +70,7 @@ def flow_text(i: int, rng: random.Random) -> str:
         "    if clicked intro:",
         f'        wait until visited "{topic}" or {rng.randint(2, 5)} days',
         '        send deep "bench/deep.html"',
-        f"    else if employees >= {rng.choice([100, 300, 500])}:",
+        f"    else if interest >= {rng.choice([10, 20, 30])}:",
         '        send nudge "bench/nudge.html"',
         "    else:",
         '        add tag "cold"',

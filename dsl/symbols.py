@@ -3,11 +3,10 @@
 Definitions are shared by all files of a folder, so the table is built from all modules at once::
 
     table = symbols.build(modules)
-    table.kind_of("size")          # "tier"
-    table.type_of("employees")     # "number"
-    table.categories("size")       # ("smb", "midsize", "enterprise")
-    table.event_kind(("webinar", "registrations"))   # "webinar_registration" (custom kind)
-    for info in symbols.flow_steps(flow): ...        # send and split steps, in document order
+    table.kind_of("size"), table.type_of("employees")  # "tier", "number"
+    table.categories("size")                            # ("smb", "midsize", "enterprise")
+    table.event_kind(("webinar", "registrations"))      # "webinar_registration" (custom)
+    symbols.flow_steps(flow)                            # send and split steps, in order
 
 Building never fails and never judges: the first definition of a name wins and every later one
 is kept in ``duplicates`` for the checker to report. Core attributes (``schema.CORE_ATTRIBUTES``)
@@ -194,16 +193,12 @@ _KINDS: dict[type, tuple[str, str]] = {
     A.Tier: (TIER, "tiers"), A.Score: (SCORE, "scores"), A.Segment: (SEGMENT, "segments"),
     A.Priority: (PRIORITY, "priorities"), A.Team: (TEAM, "teams"), A.Flow: (FLOW, "flows"),
 }
-
-
 _last: tuple[list[A.Module], tuple[int, ...], Symbols] | None = None
 
 
 def build(modules: Sequence[A.Module]) -> Symbols:
-    """The table of all definitions in these modules (the files of one folder).
-
-    Every pass calls this; the table of the last folder is remembered, so treat it as read-only.
-    """
+    """The table of all definitions of a folder's modules; the last one is remembered, as every
+    pass asks for it, so treat it as read-only."""
     global _last
     key = tuple(id(m) for m in modules)
     if _last is not None and _last[1] == key:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from dsl import ast as A
 from dsl import schema, symbols
+from dsl.checks.memo import per_folder
 from dsl.checks.walk import quote, tidy, word_span
 from dsl.diagnostics import Diagnostic, error
 
@@ -75,7 +76,7 @@ def _steps(flow: A.Flow) -> list[Diagnostic]:
 
 
 def check_definitions(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
-    table = symbols.build(modules)
+    table = per_folder(modules, "symbols", symbols.build)
     out = [_duplicate(d) for d in table.duplicates]
     for decl in table.core_conflicts:
         core = schema.CORE_ATTRIBUTES[decl.name]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from dsl import ast as A
 from dsl import schema
 from dsl import symbols as S
+from dsl.checks.memo import per_folder
 from dsl.checks.walk import index, operand_text, quote, tidy, word_span
 from dsl.diagnostics import Diagnostic, did_you_mean, error
 
@@ -83,7 +84,7 @@ def _match(em: A.EventMatch, table: S.Symbols) -> Iterator[Diagnostic]:
 def check_events(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
     table = S.build(modules)
     out: list[Diagnostic] = []
-    for node, _flow, _file in index(modules).nodes:
+    for node, _flow, _file in per_folder(modules, "index", index).nodes:
         if isinstance(node, A.EventMatch):
             out.extend(_match(node, table))
     return tidy(out)

@@ -12,9 +12,10 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from dsl import ast as A
+from dsl.checks.memo import shared_reasoner
 from dsl.checks.structure import all_steps
 from dsl.diagnostics import Diagnostic, warning
-from dsl.logic.facts import Facts, show
+from dsl.logic.facts import show
 from dsl.logic.solve import Conflict, Reasoner
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def check_logic(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
-    reasoner = Reasoner(Facts.of(modules))
+    reasoner = shared_reasoner(modules)
     out: list[Diagnostic] = []
     for cond in conditions(modules):
         _visit(cond, reasoner, out)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from dsl import ast as A
 from dsl import symbols as S
+from dsl.checks.memo import per_folder
 from dsl.checks.walk import index, tidy, word_span
 from dsl.diagnostics import Diagnostic, did_you_mean, error
 
@@ -217,7 +218,7 @@ def _definitions(modules: Sequence[A.Module], table: S.Symbols) -> Iterator[Diag
 def check_names(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
     table = S.build(modules)
     out: list[Diagnostic] = list(_definitions(modules, table))
-    idx = index(modules)
+    idx = per_folder(modules, "index", index)
     for leaf, _site in idx.leaves:
         out.extend(_leaf(leaf, table))
     for node, flow, _file in idx.nodes:

@@ -11,14 +11,16 @@ the warning, naming the first earlier flow it collides with.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dsl import ast as A
+from dsl.checks.memo import shared_reasoner
 from dsl.checks.shared import word_at
 from dsl.diagnostics import Diagnostic, warning
-from dsl.logic.atoms import measure
-from dsl.logic.facts import Facts, duration
+from dsl.logic.atoms import Subject, measure
+from dsl.logic.facts import duration
+from dsl.logic.sets import Values
 from dsl.logic.solve import Conjunct, Reasoner
 
 if TYPE_CHECKING:
@@ -31,32 +33,78 @@ DAY_WORDS = {"day": ALL_DAYS, "weekday": frozenset(range(5)), "weekend": frozens
              **{d[:3]: frozenset({k}) for k, d in enumerate(WEEK)}}
 
 
-@dataclass(frozen=True)
+@dataclass
 class Sender:
     flow: A.Flow
     send: A.Send
     audience: list[Conjunct]
     days: frozenset[int]
     zones: frozenset[str | None]
+    # numeric subject -> (low, high) that every lead of the audience lies within
+    hulls: dict[Subject, tuple[float, float]] = field(default_factory=dict)
+    key_hull: tuple[float, float] | None = None
 
 
 def check_overlap(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
-    reasoner = Reasoner(Facts.of(modules))
+    reasoner = shared_reasoner(modules)
     caps = [line for m in modules for i in m.items if isinstance(i, A.Policy) for line in i.lines
             if isinstance(line, A.CapRule)]
     found = [i for m in modules for i in m.items if isinstance(i, A.Flow)]
     found.sort(key=lambda f: (f.span.file, f.span.line, f.span.column))
+    senders = [s for s in (_sender(f, reasoner) for f in found) if s is not None]
+    _choose_key(senders)
     earlier: list[Sender] = []
     out: list[Diagnostic] = []
-    for flow in found:
-        cur = _sender(flow, reasoner)
-        if cur is None:
-            continue
+    for cur in senders:
         for prev in earlier:
-            if _same_day(prev, cur) and not reasoner.disjoint(prev.audience, cur.audience):
+            if (_same_day(prev, cur) and not _apart(prev.key_hull, cur.key_hull)
+                    and not reasoner.disjoint(prev.audience, cur.audience)):
                 out.append(_finding(prev, cur, caps))
                 break
         earlier.append(cur)
+    return out
+
+
+def _choose_key(senders: list[Sender]) -> None:
+    """Every pair of flows is compared, and a full comparison is costly: a folder of 1,000 flows
+    makes half a million pairs. Most folders keep audiences apart by the same attribute (a size
+    band, a score band), so the numeric subject bounded in the most flows becomes a key, and two
+    flows whose ranges on it do not meet are apart without further work."""
+    counts: dict[Subject, int] = {}
+    for s in senders:
+        for subject in s.hulls:
+            counts[subject] = counts.get(subject, 0) + 1
+    if not counts:
+        return
+    key = max(counts, key=lambda k: counts[k])
+    for s in senders:
+        s.key_hull = s.hulls.get(key)
+
+
+def _apart(a: tuple[float, float] | None, b: tuple[float, float] | None) -> bool:
+    return a is not None and b is not None and (a[1] < b[0] or b[1] < a[0])
+
+
+def _hulls(audience: list[Conjunct], r: Reasoner) -> dict[Subject, tuple[float, float]]:
+    """For subjects that every conjunct bounds to numbers only (no unknown, no text), the
+    smallest range holding all of them. Sound: outside it no lead of the audience can be."""
+    out: dict[Subject, tuple[float, float]] = {}
+    for k, conj in enumerate(audience):
+        mine: dict[Subject, Values] = {}
+        for item in conj:
+            mine[item.subject] = mine[item.subject].intersect(item.values) if (
+                item.subject in mine) else item.values
+        bounds: dict[Subject, tuple[float, float]] = {}
+        for subject, v in mine.items():
+            if v.unknown or v.other or not v.text.is_empty() or not v.word.is_empty():
+                continue
+            if v.num.parts:
+                bounds[subject] = (v.num.parts[0].lo, v.num.parts[-1].hi)
+        if k == 0:
+            out = bounds
+        else:
+            out = {s: (min(lo, bounds[s][0]), max(hi, bounds[s][1]))
+                   for s, (lo, hi) in out.items() if s in bounds}
     return out
 
 
@@ -70,7 +118,7 @@ def _sender(flow: A.Flow, r: Reasoner) -> Sender | None:
         conj = r.conjuncts(e.condition) if e.condition is not None else None
         audience.extend(conj if conj is not None else [()])
     days, zones = schedule_days(flow)
-    return Sender(flow, send, audience, days, zones)
+    return Sender(flow, send, audience, days, zones, _hulls(audience, r))
 
 
 def first_day_send(steps: Sequence[A.Step]) -> tuple[A.Send | None, bool]:

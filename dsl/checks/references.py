@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from dsl import ast as A
 from dsl import symbols as S
+from dsl.checks.memo import per_folder
 from dsl.checks.walk import Site, first_line, index, quote, tidy, word_span
 from dsl.diagnostics import Diagnostic, did_you_mean, error
 
@@ -114,7 +115,7 @@ def _templates(node: object, known: frozenset[str]) -> Iterator[Diagnostic]:
 def check_references(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
     table = S.build(modules)
     out: list[Diagnostic] = []
-    idx = index(modules)
+    idx = per_folder(modules, "index", index)
     for leaf, site in idx.leaves:
         if isinstance(leaf, A.Did) and isinstance(leaf.target, A.Name):
             out.extend(_did(leaf, leaf.target, site, table))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from dsl import ast as A
 from dsl import symbols
+from dsl.checks.memo import per_folder
 from dsl.checks.structure import head
 from dsl.diagnostics import Diagnostic, error, warning
 from dsl.logic.atoms import HUGE, rule_interval, rule_words
@@ -34,7 +35,7 @@ def word_at(span: A.Span, skip: int, word: str) -> A.Span:
 
 
 def check_shared(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
-    table = symbols.build(modules)
+    table = per_folder(modules, "symbols", symbols.build)
     out: list[Diagnostic] = []
     merge_fields: dict[str, A.MergeRule] = {}
     for m in modules:

@@ -10,9 +10,10 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from dsl import ast as A
+from dsl.checks.memo import shared_reasoner
 from dsl.diagnostics import Diagnostic, error, warning
 from dsl.logic.atoms import DAYS, HUGE
-from dsl.logic.facts import Facts, num
+from dsl.logic.facts import num
 from dsl.logic.solve import Reasoner
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def flows(modules: Sequence[A.Module]) -> Iterator[A.Flow]:
 
 
 def check_structure(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
-    reasoner = Reasoner(Facts.of(modules))
+    reasoner = shared_reasoner(modules)
     out: list[Diagnostic] = []
     for flow in flows(modules):
         out.extend(_settings(flow))

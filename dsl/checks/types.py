@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from dsl import ast as A
 from dsl import schema
 from dsl import symbols as S
+from dsl.checks.memo import per_folder
 from dsl.checks.typeinfo import (
     BOOLEANS,
     describe,
@@ -187,7 +188,7 @@ def _wait_until(step: A.WaitUntil, table: S.Symbols) -> Iterator[Diagnostic]:
 def check_types(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
     table = S.build(modules)
     out: list[Diagnostic] = []
-    idx = index(modules)
+    idx = per_folder(modules, "index", index)
     for leaf, _site in idx.leaves:
         out.extend(_leaf(leaf, table))
     for node, _flow, _file in idx.nodes:

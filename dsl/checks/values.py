@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from dsl import ast as A
 from dsl import schema
 from dsl.checks.cron import cron_problem
+from dsl.checks.memo import per_folder
 from dsl.checks.walk import first_line, index, quote, tidy, word_span
 from dsl.diagnostics import Diagnostic, did_you_mean, error
 
@@ -191,7 +192,7 @@ def _node(node: object) -> Iterator[Diagnostic]:
 def check_values(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     done: set[int] = set()
-    for node, _flow, _file in index(modules).nodes:
+    for node, _flow, _file in per_folder(modules, "index", index).nodes:
         if isinstance(node, A.Flow):
             out.extend(_flow_schedule(node))
         elif isinstance(node, A.Schedule):

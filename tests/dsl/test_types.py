@@ -242,3 +242,14 @@ def test_parsed_odd_combinations_never_raise() -> None:
         "if not not (true is consent or 3 = 3 or \"a\" in (b, 3, today)):", "    exit"))
     for p in MINE:
         p(modules, Context(frozenset()))
+
+
+def test_messages_stay_on_one_line() -> None:
+    send = A.Send(None, ("a/x\ny.html",))
+    module = A.Module("m.flow", (A.Flow("f", None, (
+        A.EnterOn(A.EventMatch(("form", "submit"))), send, send,
+        A.If((A.Branch(A.Did("clicked", A.Name("z")), (A.ExitStep(),)),)))),))
+    found = [d for p in MINE for d in p([module], Context())]
+    assert [d.code for d in found] == ["E0208", "E0212"]
+    assert all("\n" not in d.message + (d.hint or "") + "".join(d.notes) for d in found)
+    assert found[0].message == "two steps of flow `f` are named `x\\ny`"
