@@ -493,8 +493,11 @@ class Send:
     def step_name(self) -> str:
         if self.name is not None:
             return self.name
-        stem = self.templates[0].rsplit("/", 1)[-1]
-        return stem.split(".", 1)[0] or "send"
+        # the template's file name, made a valid name so that `clicked case_study` can refer
+        # to `send "case-study.html"`
+        stem = self.templates[0].rsplit("/", 1)[-1].split(".", 1)[0]
+        name = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in stem)
+        return "send" if not name or name[0].isdigit() else name
 
 
 @dataclass(frozen=True, slots=True)

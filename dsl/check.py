@@ -10,6 +10,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dsl import ast as A
+from dsl.checks.definitions import check_definitions
+from dsl.checks.events import check_events
+from dsl.checks.logic import check_logic
+from dsl.checks.names import check_names
+from dsl.checks.overlap import check_overlap
+from dsl.checks.references import check_references
+from dsl.checks.shared import check_shared
+from dsl.checks.structure import check_structure
+from dsl.checks.types import check_types
+from dsl.checks.values import check_values
 from dsl.diagnostics import Diagnostic
 
 
@@ -22,18 +32,6 @@ class Context:
 
 
 Pass = Callable[[Sequence[A.Module], Context], list[Diagnostic]]
-
-# The passes import `Context` from here, so they are imported after it is defined.
-from dsl.checks.definitions import check_definitions  # noqa: E402
-from dsl.checks.events import check_events  # noqa: E402
-from dsl.checks.logic import check_logic  # noqa: E402
-from dsl.checks.names import check_names  # noqa: E402
-from dsl.checks.overlap import check_overlap  # noqa: E402
-from dsl.checks.references import check_references  # noqa: E402
-from dsl.checks.shared import check_shared  # noqa: E402
-from dsl.checks.structure import check_structure  # noqa: E402
-from dsl.checks.types import check_types  # noqa: E402
-from dsl.checks.values import check_values  # noqa: E402
 
 PASSES: tuple[Pass, ...] = (
     check_structure, check_shared, check_logic, check_overlap,
