@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import assert_never
 
 from dsl import ast as A
-from dsl.formatter import duration, event, number, operand, quote
-from dsl.logic.facts import show as condition  # keeps `not (...)` around a comparison
+from dsl.formatter import condition, duration, event, number, operand, quote
 
 WRAP = 40  # display columns per label line (a CJK character counts as two)
 

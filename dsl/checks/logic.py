@@ -15,7 +15,7 @@ from dsl import ast as A
 from dsl.checks.memo import shared_reasoner
 from dsl.checks.structure import all_steps
 from dsl.diagnostics import Diagnostic, warning
-from dsl.logic.facts import show
+from dsl.formatter import condition as show
 from dsl.logic.solve import Conflict, Reasoner
 
 if TYPE_CHECKING:

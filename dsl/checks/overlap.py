@@ -18,8 +18,8 @@ from dsl import ast as A
 from dsl.checks.memo import shared_reasoner
 from dsl.checks.shared import word_at
 from dsl.diagnostics import Diagnostic, warning
+from dsl.formatter import duration
 from dsl.logic.atoms import Subject, measure
-from dsl.logic.facts import duration
 from dsl.logic.sets import Values
 from dsl.logic.solve import Conjunct, Reasoner
 

@@ -15,8 +15,9 @@ from dsl import symbols
 from dsl.checks.memo import per_folder
 from dsl.checks.structure import head
 from dsl.diagnostics import Diagnostic, error, warning
+from dsl.formatter import duration, quote
 from dsl.logic.atoms import HUGE, rule_interval, rule_words
-from dsl.logic.facts import duration, num, quote
+from dsl.logic.facts import num
 from dsl.logic.sets import Interval, describe_interval
 
 if TYPE_CHECKING:

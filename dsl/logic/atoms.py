@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from dsl import ast as A
-from dsl.logic.facts import Facts, num, operand, quote, show
+from dsl.formatter import condition as show
+from dsl.formatter import operand, quote
+from dsl.logic.facts import Facts, num
 from dsl.logic.sets import (
     ANY,
     INF,

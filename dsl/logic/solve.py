@@ -13,8 +13,9 @@ from dataclasses import dataclass, replace
 
 from dsl import ast as A
 from dsl.diagnostics import did_you_mean
+from dsl.formatter import quote
 from dsl.logic.atoms import Item, Subject, declared_item, literal_items
-from dsl.logic.facts import Facts, quote
+from dsl.logic.facts import Facts
 from dsl.logic.sets import ANY, Values
 
 MAX_CONJUNCTS = 64

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsl import ast as A
-from dsl.logic.facts import Facts, show
+from dsl.formatter import condition as show
+from dsl.logic.facts import Facts
 from dsl.logic.sets import INF, Interval, NumSet, PatternTest, TextSet, Values, describe_interval
 from dsl.logic.solve import Reasoner
 from dsl.parser import parse_source

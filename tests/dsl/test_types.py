@@ -245,7 +245,7 @@ def test_parsed_odd_combinations_never_raise() -> None:
 
 
 def test_messages_stay_on_one_line() -> None:
-    send = A.Send(None, ("a/x\ny.html",))
+    send = A.Send("x\ny", ("a/x.html",))
     module = A.Module("m.flow", (A.Flow("f", None, (
         A.EnterOn(A.EventMatch(("form", "submit"))), send, send,
         A.If((A.Branch(A.Did("clicked", A.Name("z")), (A.ExitStep(),)),)))),))
