@@ -25,6 +25,9 @@ CORE_ATTRIBUTES: dict[str, str] = {
     "language": "text",
     "phone": "text",
     "consent": "boolean",
+    # how consent to marketing mail was obtained ("web form opt-in", "business card"...): the
+    # record Japan's Act on Specified Electronic Mail requires
+    "legal_basis": "text",
     "created_at": "date",
 }
 

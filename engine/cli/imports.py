@@ -179,6 +179,12 @@ def _text(report: Any, where: str) -> None:
         if c["erased_skipped"]:
             click.echo(f"  {c['erased_skipped']} rows skipped: the address was erased "
                        "(it stays suppressed)")
+        if c["no_legal_basis"]:
+            shown = ", ".join(map(str, c["no_legal_basis_rows"]))
+            more = ", ..." if c["no_legal_basis"] > len(c["no_legal_basis_rows"]) else ""
+            click.echo(f"  {c['no_legal_basis']} leads in Japan have no legal basis for "
+                       f"marketing mail (特定電子メール法): imported, not sendable until one is "
+                       f"recorded (rows {shown}{more})")
         if c["consent_withheld"]:
             click.echo(f"  {c['consent_withheld']} rows of suppressed addresses: consent "
                        "not taken")

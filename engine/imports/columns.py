@@ -72,6 +72,8 @@ BUILTIN: dict[str, str] = {
     # contact details
     "電話番号": "phone", "電話": "phone", "tel": "phone", "phone_number": "phone",
     "代表電話": "phone", "国": "country", "国名": "country", "言語": "language",
+    "同意取得方法": "legal_basis", "同意の根拠": "legal_basis", "取得根拠": "legal_basis",
+    "consent_basis": "legal_basis", "legal_basis_for_email": "legal_basis",
     "タイムゾーン": "time_zone", "timezone": "time_zone", "tz": "time_zone",
     "メール配信同意": "consent", "配信同意": "consent", "同意": "consent",
     "メルマガ配信": "consent", "メルマガ購読": "consent", "opt_in": "consent",

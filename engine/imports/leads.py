@@ -36,6 +36,7 @@ import sqlalchemy as sa
 
 from engine.imports import columns as C
 from engine.imports.merge import Stamp, merge
+from engine.imports.report import SHOWN_UNKNOWN_ROWS as SHOWN_ROWS
 from engine.imports.report import Report
 from engine.imports.run import BATCH, Options
 from engine.imports.validate import Columns, LeadRow, Problem, lead_row
@@ -148,7 +149,18 @@ class LeadsImport:
                     self.opts.source, r.updated_at or self.opts.now))
             if self._net(lead, *before):
                 saved.append(lead)
+            self._legal_basis(lead, group[0].row)
         self._save(conn, saved)
+
+    def _legal_basis(self, lead: Lead, row: int) -> None:
+        """T-I7: marketing mail to Japan needs a recorded basis (an opt-in, or an exception such
+        as a business card). Such leads are imported, listed here, and not sendable until one
+        is recorded; a lead of unknown country is treated as Japanese, our users' default."""
+        country = str(lead.values.get("country") or "JP").strip().upper()
+        if country in ("JP", "JPN", "JAPAN", "日本") and not lead.values.get("legal_basis"):
+            self.report.no_legal_basis += 1
+            if len(self.report.no_legal_basis_rows) < SHOWN_ROWS:
+                self.report.no_legal_basis_rows.append(row)
 
     def _apply(self, lead: Lead, incoming: dict[str, Any], created: datetime | None,
                stamp: Stamp) -> None:

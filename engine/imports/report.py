@@ -83,6 +83,9 @@ class Report:
     erased_skipped: int = 0  # leads: addresses erased earlier (GDPR), not imported again
     consent_withheld: int = 0  # leads: suppressed addresses whose `consent` was not taken
     stage_changes: int = 0
+    # leads: leads in Japan (or of unknown country) with no record of how consent was obtained
+    no_legal_basis: int = 0
+    no_legal_basis_rows: list[int] = field(default_factory=list)
     unknown_emails: int = 0  # events: rows whose email has no lead
     unknown_email_rows: list[int] = field(default_factory=list)
     unknown_columns: list[str] = field(default_factory=list)
@@ -128,7 +131,9 @@ class Report:
         if self.kind == "leads":
             out |= {"duplicate_rows": self.duplicates, "stage_changes": self.stage_changes,
                     "erased_skipped": self.erased_skipped,
-                    "consent_withheld": self.consent_withheld}
+                    "consent_withheld": self.consent_withheld,
+                    "no_legal_basis": self.no_legal_basis,
+                    "no_legal_basis_rows": self.no_legal_basis_rows}
         else:
             out |= {"unknown_emails": self.unknown_emails,
                     "unknown_email_rows": self.unknown_email_rows}

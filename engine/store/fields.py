@@ -50,6 +50,7 @@ LEAD_COLUMNS: Mapping[str, str] = {
     "service_category": "service_category", "title": "title", "department": "department",
     "stage": "stage", "owner": "owner", "country": "country", "time_zone": "time_zone",
     "language": "language", "phone": "phone", "consent": "consent", "created_at": "created_at",
+    "legal_basis": "legal_basis",
 }
 
 # Event property -> events column. `from` / `to` are the old / new stage of a stage change.

@@ -77,6 +77,7 @@ leads = sa.Table(
     sa.Column("language", sa.Text),
     sa.Column("phone", sa.Text),
     sa.Column("consent", sa.Boolean),  # NULL: unknown
+    sa.Column("legal_basis", sa.Text),  # how consent was obtained (migration 0002)
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     # Declared custom attributes: {"renewal_date": "2026-04-01", "seats": 40, ...}.

@@ -309,3 +309,28 @@ def test_a_crash_mid_import_writes_nothing_and_is_recorded(
     monkeypatch.setattr(LeadsImport, "_save", real_save)
     report = import_file(store, "leads", path, flows=flows)  # resuming is running it again
     assert report.inserted == 55 and len(all_leads(store)) == 55
+
+
+def test_japanese_leads_without_a_legal_basis_are_listed(db_url: str, flows: str,
+                                                         store: sa.Engine,
+                                                         tmp_path: Path) -> None:
+    """T-I7: rows are imported, but the report lists leads in Japan (or of unknown country)
+    with no record of how consent was obtained; foreign leads are not listed."""
+    path = write(tmp_path / "jp.csv", "メールアドレス,国,同意取得方法\n"
+                 "a@example.co.jp,JP,ウェブフォームでオプトイン\n"
+                 "b@example.co.jp,JP,\n"
+                 "c@example.com,US,\n"
+                 "d@example.co.jp,,\n")
+    code, out, _ = run(db_url, flows, path, "--format", "json")
+    assert code == 0
+    report = json.loads(out)["summary"]
+    assert report["inserted"] == 4
+    assert (report["no_legal_basis"], report["no_legal_basis_rows"]) == (2, [3, 5])
+    with store.connect() as conn:
+        basis = dict(conn.execute(sa.select(leads.c.email, leads.c.legal_basis)).all())
+    assert basis["a@example.co.jp"] == "ウェブフォームでオプトイン"
+    assert basis["b@example.co.jp"] is None
+    # a later import that records the basis clears the finding
+    path2 = write(tmp_path / "jp2.csv", "email,legal_basis\nb@example.co.jp,名刺交換\n")
+    code, out, _ = run(db_url, flows, path2, "--format", "json")
+    assert code == 0 and json.loads(out)["summary"]["no_legal_basis"] == 0
