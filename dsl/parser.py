@@ -151,6 +151,18 @@ def parse_source(path: str, text: str) -> tuple[A.Module | None, list[Diagnostic
     return A.Module(path, tuple(items), span=A.Span(path, 1, 1, lines, 1)), []
 
 
+_TRANSFORMER: list[ToAst] = []
+
+
+def _transformer(path: str) -> ToAst:
+    """One transformer, built once (its callbacks are bound at construction), told the file's
+    name before each use; parsing is single-threaded."""
+    if not _TRANSFORMER:
+        _TRANSFORMER.append(ToAst(path))
+    _TRANSFORMER[0].file = path
+    return _TRANSFORMER[0]
+
+
 def _parse_chunk(parser: Lark, path: str, first_line: int, chunk: str,
                  errors: list[Diagnostic]) -> A.Module | None:
     """Parse one top-level item; after an error, blank the offending line (and the block under
@@ -169,7 +181,7 @@ def _parse_chunk(parser: Lark, path: str, first_line: int, chunk: str,
             if failed:
                 return None
             try:
-                return ToAst(path).transform(tree)
+                return _transformer(path).transform(tree)
             except RecursionError:
                 errors.append(error("E0106", "this item is nested too deeply to read",
                                     A.Span(path, first_line, 1, first_line, 2),

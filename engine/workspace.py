@@ -7,7 +7,6 @@ still loads its folder's other files as context; only the named files are report
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import sys
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from pathlib import Path
 from dsl import ast as A
 from dsl.check import Context, check_modules
 from dsl.diagnostics import Diagnostic, error
-from dsl.parser import decode, lark_parser, parse_source
+from dsl.parser import decode, parse_source
 
 SUFFIX = ".flow"
 
@@ -43,8 +42,10 @@ class Workspace:
 
 
 def display(path: Path) -> str:
+    """The path as the user would write it: relative to the working folder when inside it."""
+    absolute = Path(os.path.abspath(path))  # no symlink resolution: one stat less per file
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(absolute.relative_to(os.getcwd()))
     except ValueError:
         return str(path)
 
@@ -78,7 +79,6 @@ def resolve_targets(paths: list[str]) -> tuple[list[Path], list[Path], bool]:
 
 
 Parsed = tuple[str, str | None, A.Module | None, list[Diagnostic]]
-PARALLEL_FROM = 200  # files; below this, starting worker processes costs more than it saves
 
 
 def parse_file(name: str, data: bytes) -> Parsed:
@@ -100,13 +100,9 @@ def _parse_path(item: tuple[str, str]) -> Parsed:
 
 
 def parse_paths(items: list[tuple[str, str]]) -> list[Parsed]:
-    """Parse many files, on every core when there are enough of them (parsing is CPU-bound)."""
-    workers = min(os.cpu_count() or 1, 8)
-    if len(items) < PARALLEL_FROM or workers < 2 or "fork" not in mp.get_all_start_methods():
-        return [_parse_path(i) for i in items]
-    lark_parser()  # built once here and inherited by the forked workers
-    with mp.get_context("fork").Pool(workers) as pool:
-        return pool.map(_parse_path, items, chunksize=max(1, len(items) // (workers * 4)))
+    """Parse files one after the other. (Worker processes were tried: sending the trees back
+    to the parent cost more than parsing on a second core saved.)"""
+    return [_parse_path(i) for i in items]
 
 
 def add_parsed(ws: Workspace, parsed: Parsed) -> None:
