@@ -58,9 +58,10 @@ class DataSet:
 
     def chunk(self, c: int) -> Chunk:
         rng = random.Random(f"{self.seed}/{c}")
+        basis_rng = random.Random(f"{self.seed}/{c}/legal_basis")
         rows, events, profiles = [], [], []
         for i in range(c * CHUNK + 1, min(self.leads, (c + 1) * CHUNK) + 1):
-            row, profile = self.maker.make(rng, i)
+            row, profile = self.maker.make(rng, i, basis_rng)
             rows.append(row)
             profiles.append(profile)
             events.extend(events_for(rng, profile, self.at, self.calendar))

@@ -20,7 +20,8 @@ YEAR = 365 * DAY
 
 LEAD_FIELDS = ("id", "email", "first_name", "last_name", "company", "employees", "industry",
                "service_category", "title", "department", "stage", "owner", "country",
-               "time_zone", "language", "phone", "consent", "created_at", "updated_at", "custom")
+               "time_zone", "language", "phone", "consent", "created_at", "updated_at", "custom",
+               "legal_basis")
 
 _INDUSTRY_NAMES = tuple(V.INDUSTRIES)
 _INDUSTRY_WEIGHTS = tuple(w for w, _, _ in V.INDUSTRIES.values())
@@ -104,7 +105,10 @@ class LeadMaker:
         self.seed, self.at, self.pool = seed, at, pool
         self.today = dt.datetime.fromtimestamp(at, dt.UTC).date()
 
-    def make(self, rng: random.Random, i: int) -> tuple[tuple[Any, ...], Profile]:
+    def make(self, rng: random.Random, i: int,
+             basis_rng: random.Random) -> tuple[tuple[Any, ...], Profile]:
+        """``basis_rng`` draws the legal basis apart from ``rng``, so that adding the attribute
+        left every other value of earlier data sets as it was."""
         r = rng.random
         at = self.at
         co = self.pool[int(len(self.pool) * r() ** 1.6)]  # some companies have many contacts
@@ -156,7 +160,7 @@ class LeadMaker:
         updated = min(at, created + int(r() * (at - created)))
         row = (i, email, given, family, co.name, co.employees, co.industry, co.service_category,
                title, dept, stage, owner, co.country, time_zone, language, phone, consent,
-               created, updated, custom)
+               created, updated, custom, _legal_basis(basis_rng, co.country, consent))
         return row, profile
 
     def _custom(self, rng: random.Random, co: Company, stage: str | None) -> dict[str, Any]:
@@ -177,6 +181,18 @@ class LeadMaker:
         if co.overseas_travel is not None:
             custom["overseas_travel"] = co.overseas_travel
         return custom
+
+
+def _legal_basis(rng: random.Random, country: str, consent: bool | None) -> str | None:
+    """How consent to marketing mail was obtained (Japan's 特定電子メール法 wants a record).
+    Some Japanese leads lack one, as in real lists: imports report them (T-I7)."""
+    if consent is not True:
+        return "名刺交換" if rng.random() < 0.2 else None
+    if rng.random() < 0.06:
+        return None
+    if country != "JP":
+        return "web form opt-in"
+    return weighted(rng, V.LEGAL_BASES)
 
 
 def _phone(rng: random.Random, country: str) -> str:

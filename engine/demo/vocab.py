@@ -114,6 +114,10 @@ COUNTRIES = (("JP", 88, ("Asia/Tokyo",), ("ja", "ja", "ja", "ja", "en")),
              ("US", 6, ("America/Los_Angeles", "America/New_York", "America/Chicago"), ("en",)),
              ("SG", 6, ("Asia/Singapore",), ("en", "en", "zh")))
 
+# legal_basis: how consent to marketing mail was obtained, as CRMs write it down.
+LEGAL_BASES = (("ウェブフォームでオプトイン", 6), ("名刺交換", 3), ("セミナー申込時に同意", 2),
+               ("資料請求フォームで同意", 2), ("展示会でのバッジスキャン・同意確認", 1))
+
 # Custom attributes of flows/shared.flow.
 SOFTWARE = (("freee会計", "cloud", 5), ("マネーフォワード クラウド", "cloud", 5),
             ("楽楽精算", "cloud", 4), ("SAP Concur", "cloud", 3), ("弥生会計", "on-premise", 4),

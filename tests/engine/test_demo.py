@@ -79,6 +79,8 @@ def test_leads_look_like_a_japanese_b2b_list(data: tuple[list[Any], list[Any]]) 
     countries = collections.Counter(r[F["country"]] for r in rows)
     assert countries["JP"] / n > 0.8 and countries["US"] and countries["SG"]
     assert all(r[F["owner"]] is None or r[F["owner"]].endswith("@example.co.jp") for r in rows)
+    opted_in = [r[F["legal_basis"]] for r in rows if r[F["country"]] == "JP" and r[F["consent"]]]
+    assert 0.85 < sum(b is not None for b in opted_in) / len(opted_in) < 0.99  # T-I7 finds a few
     renewals = [dt.date.fromisoformat(r[F["custom"]]["renewal_date"]) for r in rows
                 if "renewal_date" in r[F["custom"]]]
     assert len(renewals) > n * 0.15
@@ -135,7 +137,8 @@ def test_fill_stores_the_generated_rows_and_every_flow_has_an_audience(
         assert counts(conn) == (2000, result.events)
         row = conn.execute(sa.select(leads).where(leads.c.id == 17)).mappings().one()
         generated = dict(zip(LEAD_FIELDS, expected[0][0][16], strict=True))
-        for name in ("email", "company", "employees", "title", "stage", "consent", "custom"):
+        for name in ("email", "company", "employees", "title", "stage", "consent", "custom",
+                     "legal_basis"):
             assert row[name] == generated[name]
         assert row["created_at"] == dt.datetime.fromtimestamp(generated["created_at"], dt.UTC)
         assert conn.execute(sa.select(sa.func.max(events.c.occurred_at))).scalar_one() < AT
