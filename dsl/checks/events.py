@@ -14,8 +14,9 @@ from dsl import ast as A
 from dsl import schema
 from dsl import symbols as S
 from dsl.checks.memo import per_folder
-from dsl.checks.walk import index, operand_text, quote, tidy, word_span
+from dsl.checks.walk import index, quote, tidy, word_span
 from dsl.diagnostics import Diagnostic, did_you_mean, error
+from dsl.formatter import operand as operand_text
 
 if TYPE_CHECKING:
     from dsl.check import Context

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from dsl import ast as A
 from dsl import schema
 from dsl import symbols as S
-from dsl.checks.walk import operand_text
 from dsl.diagnostics import Diagnostic, error
+from dsl.formatter import operand as operand_text
 
 BOOLEANS = ("true", "false")
 DATE_SHAPE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")

@@ -27,8 +27,9 @@ from dsl.checks.typeinfo import (
     text_or_date,
     type_hint,
 )
-from dsl.checks.walk import index, operand_text, tidy, word_span
+from dsl.checks.walk import index, tidy, word_span
 from dsl.diagnostics import Diagnostic, did_you_mean, error
+from dsl.formatter import operand as operand_text
 
 if TYPE_CHECKING:
     from dsl.check import Context

@@ -204,18 +204,3 @@ def tidy(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
-def operand_text(op: A.Operand) -> str:
-    """An operand as the user wrote it (near enough for a message)."""
-    if isinstance(op, A.Str):
-        return quote(op.value)
-    if isinstance(op, A.Num):
-        return str(op.value)
-    if isinstance(op, A.Name):
-        return op.name
-    if isinstance(op, A.Today):
-        return "today"
-    if isinstance(op, A.Shift):
-        d = op.duration
-        unit = d.unit if d.amount == 1 else d.unit + "s"
-        return f"{operand_text(op.base)} {op.sign} {d.amount} {unit}"
-    return "?"
