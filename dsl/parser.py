@@ -96,14 +96,18 @@ def _preflight(path: str, text: str) -> list[Diagnostic]:
             diags.append(error("E0105", f"invisible control character U+{ord(bad.group()):04X}",
                                A.Span(path, lineno, col, lineno, col + 1),
                                "delete it; it was probably pasted by accident"))
-        code_part = re.sub(r'"(?:[^"\\\n]|\\.)*"', '""', line).split("#", 1)[0]
+        code_part = _code(line)
         nots = re.findall(r"\bnot\b", code_part)
         if len(nots) > MAX_NESTING:
             diags.append(error("E0106", f"more than {MAX_NESTING} `not` in one condition",
                                A.Span(path, lineno, 1, lineno, 2),
                                "simplify it: two `not` cancel out"))
+        opened = code_part.count("(")
+        if depth + opened <= MAX_NESTING:  # the common case: no need to find a column
+            depth = max(0, depth + opened - code_part.count(")"))
+            opened = -1
         in_string = False
-        for col, ch in enumerate(line, start=1):
+        for col, ch in enumerate(line if opened >= 0 else "", start=1):
             if ch == '"' and (col == 1 or line[col - 2] != "\\"):
                 in_string = not in_string
             elif ch == "#" and not in_string:
@@ -229,19 +233,21 @@ def _chunks(text: str) -> list[tuple[int, str]]:
     return [(n, "\n".join(body)) for n, body in chunks]
 
 
+_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+
+
+def _code(line: str) -> str:
+    """The line without its texts and its comment: what parentheses and keywords count in."""
+    if '"' in line:
+        line = _STRING.sub('""', line)
+    return line.split("#", 1)[0]
+
+
 def _paren_delta(line: str) -> int:
-    delta = 0
-    in_string = False
-    prev = ""
-    for ch in line:
-        if ch == '"' and prev != "\\":
-            in_string = not in_string
-        elif not in_string:
-            if ch == "#":
-                break
-            delta += (ch == "(") - (ch == ")")
-        prev = ch
-    return delta
+    if "(" not in line and ")" not in line:
+        return 0
+    code = _code(line)
+    return code.count("(") - code.count(")")
 
 
 def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
