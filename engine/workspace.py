@@ -152,7 +152,7 @@ def load(paths: list[str], templates: str | None = None, check: bool = True,
     ws = Workspace(roots=contexts)
     seen: set[Path] = set()
     for t in targets:
-        seen.add(t.resolve())
+        seen.add(Path(os.path.abspath(t)))
         ws.targets.append(display(t))
     if stdin:
         ws.targets.append("<stdin>")
@@ -160,8 +160,8 @@ def load(paths: list[str], templates: str | None = None, check: bool = True,
     context_files = [t for t in targets]
     for folder in contexts if siblings else []:
         for p in flow_files(folder):
-            if p.resolve() not in seen:
-                seen.add(p.resolve())
+            if Path(os.path.abspath(p)) not in seen:
+                seen.add(Path(os.path.abspath(p)))
                 context_files.append(p)
     for parsed in parse_paths([(display(p), str(p)) for p in context_files]):
         add_parsed(ws, parsed)

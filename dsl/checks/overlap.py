@@ -57,7 +57,7 @@ def check_overlap(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]
     out: list[Diagnostic] = []
     for cur in senders:
         for prev in earlier:
-            if (_same_day(prev, cur) and not _apart(prev.key_hull, cur.key_hull)
+            if (not _apart(prev.key_hull, cur.key_hull) and _same_day(prev, cur)
                     and not reasoner.disjoint(prev.audience, cur.audience)):
                 out.append(_finding(prev, cur, caps))
                 break
