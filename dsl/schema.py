@@ -5,6 +5,10 @@ These are language facts, not storage facts: the lead store maps them to columns
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
+from types import MappingProxyType
+
 TYPES = ("text", "number", "date", "boolean")
 
 # Core attributes every lead has (values may be unknown). Custom ones are declared in `attributes:`.
@@ -75,8 +79,11 @@ DAY_WORDS = ("day", "weekday", "weekend") + WEEKDAYS
 SEND_DAYS = ("weekdays", "every day", "business days")
 
 
-def phrase_to_kind() -> dict[str, str]:
-    return {phrase: kind for kind, phrases in EVENT_KINDS.items() for phrase in phrases}
+@functools.cache
+def phrase_to_kind() -> Mapping[str, str]:
+    """Built once: every event match of every flow looks its phrase up here."""
+    return MappingProxyType({phrase: kind for kind, phrases in EVENT_KINDS.items()
+                             for phrase in phrases})
 
 
 def event_kind(words: tuple[str, ...], custom: dict[str, str] | None = None) -> str | None:

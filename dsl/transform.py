@@ -504,9 +504,6 @@ class ToAst(Transformer[Token, A.Module]):
     def wait_event(self, meta: Meta, c: list[Any]) -> A.WaitEvent:
         return A.WaitEvent(c[0], c[1], span=self._sp(meta))
 
-    def behaviour(self, meta: Meta, c: list[Any]) -> Any:  # pragma: no cover - always aliased
-        return c[0]
-
     def if_step(self, meta: Meta, c: list[Any]) -> A.If:
         cond, steps, *rest = c
         branches = [A.Branch(cond, steps, span=self._sp(meta))]
