@@ -206,6 +206,8 @@ outbox = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("sent_at", UTCDateTime),
+    # Why the policy gate deferred or blocked it, or why delivery failed (migration 0003).
+    sa.Column("reason", sa.Text),
     sa.CheckConstraint(_one_of("status", OUTBOX_STATUSES), name="status"),
     sa.UniqueConstraint("flow", "enrollment_id", "step", "occurrence"),  # invariant I1
     sa.UniqueConstraint("message_id"),
@@ -237,6 +239,39 @@ audit = sa.Table(
     sa.Column("details", OptionalJSONDoc),
     sa.Index(None, "at"),
     sa.Index(None, "subject"),
+)
+
+journal = sa.Table(
+    # What happened to each enrollment and why: entries, steps taken, waits, exits, with the
+    # condition and the values that decided (engine explain, reports). Migration 0003.
+    "journal", metadata,
+    _id(),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("flow", sa.Text, nullable=False),
+    sa.Column("enrollment_id", BigId, nullable=False),
+    sa.Column("lead_id", BigId, nullable=False),
+    sa.Column("step", sa.Text),
+    sa.Column("event", sa.Text, nullable=False),  # entered, step, wait, exit, goal, deferred...
+    sa.Column("details", OptionalJSONDoc),
+    sa.Index(None, "lead_id", "at"),
+    sa.Index(None, "enrollment_id"),
+)
+
+lead_tags = sa.Table(
+    "lead_tags", metadata,
+    _lead_fk(),
+    sa.Column("tag", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("lead_id", "tag"),
+    sa.Index(None, "tag"),
+)
+
+settings = sa.Table(
+    # Values the engine keeps for itself, e.g. the generated signing secret. Migration 0003.
+    "settings", metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
 imports = sa.Table(

@@ -1,0 +1,105 @@
+"""The engine's settings: `engine.toml` in the working directory, overridden by the environment.
+
+    settings = load_settings()              # ./engine.toml (if any) + ENGINE_* variables
+    settings.tracking_url                   # "http://localhost:8080"
+
+Environment variables win over the file, so an operator can keep the file in version control and
+the secrets in the environment. Nothing here reads the database; the signing secret, when not
+configured, is created once and kept in the store (engine.store.settings.signing_secret).
+
+engine.toml (every key optional):
+
+    tracking_url = "https://t.example.co.jp"
+    smtp_url = "smtp://user:pass@relay.internal:587?tls=starttls"
+    mail_dir = "mail"
+    secret = "..."                              # better: ENGINE_SECRET
+    [sender]
+    name = "Example Corp. Marketing"
+    address = "marketing@example.co.jp"
+    reply_to = "support@example.co.jp"
+    postal_address = "1-2-3 Marunouchi, Chiyoda-ku, Tokyo 100-0005, Japan"
+    message_id_domain = "mail.example.co.jp"
+    [tracking]
+    site_origins = ["https://www.example.co.jp"]
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "engine.toml"
+DEFAULT_TRACKING_URL = "http://localhost:8080"
+DEFAULT_MAIL_DIR = "mail"
+
+
+class ConfigError(ValueError):
+    """engine.toml or an ENGINE_* variable that cannot be used; says which and why."""
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who the mail is from when the flow does not say (and the legally required identity)."""
+
+    name: str = "Example Corp."
+    address: str = "marketing@example.co.jp"
+    reply_to: str | None = None
+    postal_address: str = "1-2-3 Example-cho, Chiyoda-ku, Tokyo 100-0000, Japan"
+    message_id_domain: str = "mail.example.co.jp"
+
+
+@dataclass(frozen=True)
+class Settings:
+    tracking_url: str = DEFAULT_TRACKING_URL
+    smtp_url: str | None = None
+    mail_dir: Path = Path(DEFAULT_MAIL_DIR)
+    secret: str | None = None  # None: the store keeps a generated one
+    sender: Sender = field(default_factory=Sender)
+    site_origins: tuple[str, ...] = ()
+    templates: Path = Path("templates")
+
+
+def load_settings(path: Path | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from ``path`` (default ./engine.toml, optional) and the environment."""
+    env = os.environ if environ is None else environ
+    file = path or Path(env.get("ENGINE_CONFIG", CONFIG_FILE))
+    data: dict[str, Any] = {}
+    if file.exists():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file}: {exc}") from None
+    elif path is not None:
+        raise ConfigError(f"{file}: no such file")
+    sender_data = data.get("sender", {})
+    tracking = data.get("tracking", {})
+    if not isinstance(sender_data, dict) or not isinstance(tracking, dict):
+        raise ConfigError(f"{file}: [sender] and [tracking] must be tables")
+    known = {f for f in Sender.__dataclass_fields__}
+    unknown = set(sender_data) - known
+    if unknown:
+        raise ConfigError(f"{file}: unknown key(s) in [sender]: {', '.join(sorted(unknown))}")
+    sender = Sender(**{k: str(v) for k, v in sender_data.items()})
+    if env.get("ENGINE_SENDER"):
+        sender = Sender(**{**sender.__dict__, "address": env["ENGINE_SENDER"]})
+    tracking_url = (env.get("ENGINE_TRACKING_URL") or data.get("tracking_url")
+                    or DEFAULT_TRACKING_URL).rstrip("/")
+    if not tracking_url.startswith(("http://", "https://")):
+        raise ConfigError(f"tracking URL {tracking_url!r} must start with http:// or https://")
+    origins = tracking.get("site_origins", [])
+    if env.get("ENGINE_SITE_ORIGINS"):
+        origins = [o.strip() for o in env["ENGINE_SITE_ORIGINS"].split(",") if o.strip()]
+    return Settings(
+        tracking_url=tracking_url,
+        smtp_url=env.get("ENGINE_SMTP_URL") or data.get("smtp_url") or None,
+        mail_dir=Path(env.get("ENGINE_MAIL_DIR") or data.get("mail_dir") or DEFAULT_MAIL_DIR),
+        secret=env.get("ENGINE_SECRET") or data.get("secret") or None,
+        sender=sender,
+        site_origins=tuple(str(o).rstrip("/") for o in origins),
+        templates=Path(env.get("ENGINE_TEMPLATES") or data.get("templates") or "templates"),
+    )

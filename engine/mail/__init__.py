@@ -1,0 +1,1 @@
+"""Email: templates, tracked links, MIME messages (render), and signed tracking tokens."""
