@@ -1,13 +1,17 @@
 """Signed tracking tokens: what the links, the open pixel and the unsubscribe URL carry.
 
-    token = sign(secret, "click", outbox_id=42, link=3)
-    data = verify(secret, token, "click")      # Token(purpose="click", outbox_id=42, link=3)
+    token = sign(secret, "click", outbox_id=42)
+    data = verify(secret, token, "click")      # Token(purpose="click", outbox_id=42)
 
-A token names one purpose, one sent message (its outbox row) and, for clicks, the index of the
-link in that message's stored link list; never a URL (invariant I10: the redirect target comes
+URLs on ENGINE_TRACKING_URL: ``/c/{click token}/{i}`` (the i-th link of the message),
+``/o/{open token}.gif`` and ``/u/{unsubscribe token}``. A token names one purpose and one sent
+message (its outbox row), never a URL (invariant I10: the redirect target comes
 from the store, so no tracked URL can lead anywhere the sent message did not link to). The
 HMAC-SHA256 tag (truncated to 128 bits) makes tokens unforgeable without ENGINE_SECRET; any
 change, truncation or a token for another purpose fails :func:`verify`, which never raises.
+The link index sits outside the signature on purpose: one HMAC per message instead of one per
+link (a third of the render cost), and a changed index still only reaches a link of the same
+message, read from the store (outbox.payload["links"]).
 
 A visitor token (purpose ``visit``) ties a web visitor to a lead after a click; it names the lead.
 """
@@ -28,7 +32,7 @@ MAX_TOKEN = 200  # longer input is rejected before any decoding work
 class Token:
     purpose: str
     outbox_id: int  # 0 for visitor tokens
-    link: int | None = None  # click tokens: index into the message's links
+    link: int | None = None  # unused by mail (the index is in the path); kept for other uses
     lead_id: int | None = None  # visitor tokens
 
 
