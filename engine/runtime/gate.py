@@ -1,0 +1,310 @@
+"""The policy gate between the outbox and delivery, and the hand-off queue's daily capacity.
+
+    gate_pass(conn, folder, at)       # due send intents: pending (may go), deferred, suppressed
+    handoff_pass(conn, folder, at)    # due hand-offs: assigned, or deferred to the next day
+
+Checked at send time, not only at entry, and again by the delivery layer when it claims a
+message (`Gate.verdicts`), so a lead who unsubscribed, withdrew consent or moved into a deal in
+the meantime is not mailed. In order:
+
+1. suppressions (unsubscribe, bounce, complaint, manual, erasure): blocked (status suppressed);
+2. consent: false is always blocked; unknown is blocked under `require consent`; a lead in
+   Japan needs a recorded legal basis (特定電子メール法) under `require consent`;
+3. `never email when ...`: blocked;
+4. the sending window (hours, business days, public holidays of the lead's country, in the
+   lead's time zone): deferred to the window's next opening;
+5. the caps (`at most N emails per lead per D`, across all flows): what is over is deferred
+   until a slot frees; when flows compete for the last slot, the smaller `priority` wins, then
+   the older intent.
+
+Nothing is dropped for being early or over a cap: deferred rows come back when due.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
+
+from dsl import ast as A
+from dsl.formatter import condition as condition_text
+from dsl.formatter import duration
+from engine.conditions.compile import compile_condition
+from engine.conditions.model import Context, span
+from engine.runtime.model import Folder
+from engine.runtime.windows import (
+    SendWindow,
+    allowed_from,
+    lead_zone,
+    local_instant,
+    next_local_midnight,
+    zone_info,
+)
+from engine.store.emails import email_hash
+from engine.store.schema import leads, outbox, suppressions
+
+COUNTED = ("sent", "claimed", "sending", "unknown")  # sends that used a slot of the cap
+GATE_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # "pending" (may go now), "deferred", "suppressed"
+    until: dt.datetime | None = None
+    reason: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.status == "pending"
+
+
+ALLOW = Verdict("pending")
+
+
+@dataclass
+class GateReport:
+    allowed: int = 0
+    deferred: int = 0
+    blocked: int = 0
+
+
+class Gate:
+    def __init__(self, folder: Folder) -> None:
+        self.folder = folder
+        self.window: SendWindow = folder.window
+        lines = [line for p in folder.symbols.policies for line in p.lines]
+        self.caps = [line for line in lines if isinstance(line, A.CapRule)]
+        self.never = [line.condition for line in lines if isinstance(line, A.NeverEmail)]
+        self.require_consent = any(isinstance(line, A.PolicyFlag)
+                                   and line.kind == "require consent" for line in lines)
+        self.ctx = Context(folder.symbols)
+
+    def verdicts(self, conn: Connection, rows: Sequence[Any], at: dt.datetime,
+                 ) -> dict[int, Verdict]:
+        """A verdict for each send intent (rows with id, lead_id, created_at, payload)."""
+        if not rows:
+            return {}
+        lead_ids = sorted({int(r.lead_id) for r in rows})
+        people = {int(r.id): r for r in conn.execute(
+            sa.select(leads.c.id, leads.c.email, leads.c.consent, leads.c.country,
+                      leads.c.time_zone, leads.c.legal_basis).where(leads.c.id.in_(lead_ids)))}
+        hashes = {i: email_hash(p.email) for i, p in people.items()}
+        suppressed: dict[str, str] = {}
+        for h, reason in conn.execute(
+                sa.select(suppressions.c.email_hash, suppressions.c.reason)
+                .where(suppressions.c.email_hash.in_(sorted(set(hashes.values()))),
+                       suppressions.c.scope == "global")):
+            suppressed.setdefault(h, reason)
+        never: dict[int, str] = {}
+        for condition in self.never:
+            compiled = compile_condition(condition, self.ctx, at, conn.dialect.name)
+            query = (sa.select(leads.c.id).select_from(compiled.from_())
+                     .where(leads.c.id.in_(lead_ids), compiled.where))
+            for (i,) in conn.execute(query):
+                never.setdefault(int(i), f"never email when {condition_text(condition)}")
+        out: dict[int, Verdict] = {}
+        candidates: list[Any] = []
+        for r in rows:
+            lead = people.get(int(r.lead_id))
+            verdict = self.block(lead, hashes, suppressed, never)
+            if verdict is None:
+                assert lead is not None
+                zone = lead_zone(lead._mapping, self.window)
+                opens = allowed_from(self.window, zone, lead.country, at)
+                if opens > at:
+                    verdict = Verdict("deferred", opens, f"outside the sending window "
+                                      f"({self.describe_window(zone.key)})")
+            if verdict is not None:
+                out[int(r.id)] = verdict
+            else:
+                candidates.append(r)
+        out.update(self.capped(conn, candidates, people, at))
+        return out
+
+    def block(self, lead: Any, hashes: dict[int, str], suppressed: dict[str, str],
+              never: dict[int, str]) -> Verdict | None:
+        if lead is None:
+            return Verdict("suppressed", reason="the lead no longer exists")
+        reason = suppressed.get(hashes[int(lead.id)])
+        if reason is not None:
+            return Verdict("suppressed", reason=f"suppressed ({reason})")
+        if lead.consent is False:
+            return Verdict("suppressed", reason="no consent to marketing mail (consent is false)")
+        if self.require_consent and lead.consent is None:
+            return Verdict("suppressed", reason="no consent recorded (policy: require consent)")
+        if self.require_consent and (lead.country or "").upper() == "JP" and not lead.legal_basis:
+            return Verdict("suppressed", reason="no legal basis recorded for a lead in Japan "
+                           "(特定電子メール法)")
+        if int(lead.id) in never:
+            return Verdict("suppressed", reason=never[int(lead.id)])
+        return None
+
+    def describe_window(self, zone: str) -> str:
+        w = self.window
+        end = w.end.strftime("%H:%M") if w.end else "24:00"
+        return f"{w.start.strftime('%H:%M')}-{end} on {w.days}, {zone}"
+
+    def capped(self, conn: Connection, rows: list[Any], people: dict[int, Any],
+               at: dt.datetime) -> dict[int, Verdict]:
+        """Allow each lead's intents in priority order while every cap has room; defer the
+        rest until the oldest counted send leaves the cap's period."""
+        out = {int(r.id): ALLOW for r in rows}
+        if not self.caps or not rows:
+            return out
+        horizon = at - max(span(c.per) for c in self.caps)
+        lead_ids = sorted({int(r.lead_id) for r in rows})
+        sent_at = sa.func.coalesce(outbox.c.sent_at, outbox.c.updated_at)
+        used: dict[int, list[dt.datetime]] = defaultdict(list)
+        for lead_id, when in conn.execute(
+                sa.select(outbox.c.lead_id, sent_at)
+                .where(outbox.c.lead_id.in_(lead_ids), outbox.c.action == "send",
+                       outbox.c.status.in_(COUNTED), sent_at > horizon)):
+            used[int(lead_id)].append(when)
+        by_lead: dict[int, list[Any]] = defaultdict(list)
+        for r in rows:
+            by_lead[int(r.lead_id)].append(r)
+        for lead_id, intents in by_lead.items():
+            intents.sort(key=lambda r: (_priority(r), r.created_at, r.id))
+            times = sorted(used[lead_id])
+            for r in intents:
+                until = self.cap_until(times, at)
+                if until is None:
+                    times.append(at)
+                    times.sort()
+                    continue
+                lead = people[lead_id]
+                zone = lead_zone(lead._mapping, self.window)
+                until = allowed_from(self.window, zone, lead.country, until)
+                out[int(r.id)] = Verdict("deferred", until, self.cap_reason(times, at))
+        return out
+
+    def cap_until(self, times: list[dt.datetime], at: dt.datetime) -> dt.datetime | None:
+        """None when every cap has room at T; else when the tightest one frees a slot."""
+        latest: dt.datetime | None = None
+        for cap in self.caps:
+            period = span(cap.per)
+            inside = [t for t in times if t > at - period]
+            if len(inside) >= cap.count:
+                frees = inside[len(inside) - cap.count] + period
+                latest = frees if latest is None else max(latest, frees)
+        return latest
+
+    def cap_reason(self, times: list[dt.datetime], at: dt.datetime) -> str:
+        for cap in self.caps:
+            if len([t for t in times if t > at - span(cap.per)]) >= cap.count:
+                return f"over the cap: at most {cap.count} emails per lead per {duration(cap.per)}"
+        return "over the cap"
+
+
+def _priority(row: Any) -> int:
+    payload = row.payload or {}
+    value = payload.get("priority") if isinstance(payload, dict) else None
+    return int(value) if isinstance(value, int) else 1_000_000
+
+
+def _due(at: dt.datetime) -> list[ColumnElement[bool]]:
+    return [outbox.c.action == "send", outbox.c.status.in_(("pending", "deferred")),
+            outbox.c.next_attempt_at <= at]
+
+
+def gate_pass(conn: Connection, folder: Folder, at: dt.datetime,
+              commit: Callable[[], None] | None = None) -> GateReport:
+    """Decide every due send intent. A lead's intents are decided together (the cap), so
+    batches are cut at lead boundaries."""
+    gate = Gate(folder)
+    report = GateReport()
+    after = 0
+    while True:
+        lead_ids = [int(r[0]) for r in conn.execute(
+            sa.select(outbox.c.lead_id).where(*_due(at), outbox.c.lead_id > after)
+            .group_by(outbox.c.lead_id).order_by(outbox.c.lead_id).limit(GATE_BATCH))]
+        if not lead_ids:
+            break
+        after = lead_ids[-1]
+        rows = conn.execute(
+            sa.select(outbox.c.id, outbox.c.lead_id, outbox.c.created_at, outbox.c.payload,
+                      outbox.c.status).where(*_due(at), outbox.c.lead_id.in_(lead_ids))
+            .order_by(outbox.c.id)).all()
+        apply(conn, rows, gate.verdicts(conn, rows, at), at, report)
+        if commit is not None:
+            commit()
+    return report
+
+
+def apply(conn: Connection, rows: Iterable[Any], verdicts: dict[int, Verdict],
+          at: dt.datetime, report: GateReport) -> None:
+    for r in rows:
+        v = verdicts.get(int(r.id), ALLOW)
+        if v.status == "pending":
+            report.allowed += 1
+            if r.status != "pending":
+                _set(conn, r, at, status="pending", reason=None, next_attempt_at=at)
+        elif v.status == "deferred":
+            report.deferred += 1
+            _set(conn, r, at, status="deferred", reason=v.reason, next_attempt_at=v.until)
+        else:
+            report.blocked += 1
+            _set(conn, r, at, status=v.status, reason=v.reason)
+
+
+def _set(conn: Connection, row: Any, at: dt.datetime, **values: Any) -> None:
+    conn.execute(outbox.update()
+                 .where(outbox.c.id == row.id, outbox.c.status == row.status)
+                 .values(**values, updated_at=at))
+
+
+# ---------------------------------------------------------------- hand-offs
+
+
+@dataclass
+class HandoffReport:
+    assigned: int = 0
+    waiting: int = 0
+
+
+def handoff_pass(conn: Connection, folder: Folder, at: dt.datetime) -> HandoffReport:
+    """Assign due hand-offs to their team's queue, best first (the priority order's rank, then
+    the oldest), up to each team's daily capacity in the policy's time zone; the rest wait for
+    the next day, in the same order. None is lost."""
+    report = HandoffReport()
+    zone = zone_info(folder.window.default_zone)
+    assert zone is not None
+    day_start = local_instant(at.astimezone(zone).date(), dt.time(0), zone).astimezone(dt.UTC)
+    rows = conn.execute(
+        sa.select(outbox.c.id, outbox.c.payload, outbox.c.created_at, outbox.c.status)
+        .where(outbox.c.action == "handoff", outbox.c.status.in_(("pending", "deferred")),
+               outbox.c.next_attempt_at <= at)).all()
+    by_team: dict[str, list[Any]] = defaultdict(list)
+    for r in rows:
+        by_team[str((r.payload or {}).get("team"))].append(r)
+    for team, queue in sorted(by_team.items()):
+        assigned_today = conn.execute(
+            sa.select(sa.func.count()).select_from(outbox)
+            .where(outbox.c.action == "handoff", outbox.c.status == "sent",
+                   outbox.c.sent_at >= day_start,
+                   outbox.c.payload["team"].as_string() == team
+                   if conn.dialect.name == "postgresql"
+                   else sa.func.json_extract(outbox.c.payload, "$.team") == team)).scalar_one()
+        queue.sort(key=lambda r: (_rank(r), r.created_at, r.id))
+        for r in queue:
+            per_day = (r.payload or {}).get("per_day")
+            if per_day is None or assigned_today < int(per_day):
+                assigned_today += 1
+                report.assigned += 1
+                _set(conn, r, at, status="sent", sent_at=at, reason=f"assigned to {team}")
+            else:
+                report.waiting += 1
+                _set(conn, r, at, status="deferred", next_attempt_at=next_local_midnight(at, zone),
+                     reason=f"{team} is at capacity ({per_day} per day); first in line tomorrow")
+    return report
+
+
+def _rank(row: Any) -> int:
+    rank = (row.payload or {}).get("rank")
+    return int(rank) if isinstance(rank, int) else 1_000_000

@@ -1,0 +1,751 @@
+"""One tick of one flow at T: exits and goals, new entries, then every due enrollment advanced
+step by step until it waits. Set-based throughout: conditions run as compiled SQL over batches of
+leads (engine.conditions.compile), never as a Python loop over the lead store.
+
+    Tick(unit, flow_runtime, folder, at).run()  -> TickReport
+
+Every effect (an email, a notification, a hand-off) is an outbox row written in the same
+transaction as the enrollment's new state, with the unique key (flow, enrollment, step,
+occurrence) (invariant I1: inserted with ON CONFLICT DO NOTHING). Each batch of enrollments is
+one transaction (``Unit.commit``): a crash loses at most the batch in hand, which the next tick
+redoes from the state the database kept. Enrollments are claimed with FOR UPDATE SKIP LOCKED on
+PostgreSQL (two engine processes share the work) and under SQLite's write lock
+(``BEGIN IMMEDIATE``); their update is a compare-and-set on ``revision``.
+
+The journal records every transition and its reason (which condition, which branch, which
+timeout), for `engine explain` and reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from dsl import ast as A
+from dsl.formatter import condition as condition_text
+from dsl.formatter import duration as duration_text
+from engine.conditions import model as M
+from engine.conditions.compile import compile_condition
+from engine.conditions.reference import Interpreter
+from engine.conditions.rows import lead_from_row
+from engine.mail.tokens import message_id
+from engine.runtime.model import FlowRuntime, Folder
+from engine.runtime.program import Instr
+from engine.store.schema import (
+    enrollments,
+    events,
+    flow_versions,
+    journal,
+    lead_tags,
+    leads,
+    outbox,
+    settings,
+)
+
+BATCH = 500
+MAX_STEPS = 200  # per enrollment and tick: a flow cannot loop without waiting (rounds wait)
+FIRST_TRIGGER_WINDOW = dt.timedelta(days=1)  # `enter on`: how far back the first tick looks
+LIVE = ("active", "waiting")
+
+
+class ConcurrentChange(RuntimeError):
+    """An enrollment changed under us (another process): the batch is rolled back and redone."""
+
+
+@dataclass
+class Unit:
+    """Where a tick's work goes: ``commit`` after each batch (`engine run`), or nothing at all
+    until the caller rolls everything back (`engine plan`, `engine simulate`)."""
+
+    conn: Connection
+    durable: bool = True
+
+    def commit(self) -> None:
+        if self.durable:
+            self.conn.commit()
+
+
+@dataclass
+class TickReport:
+    flow: str
+    entered: int = 0
+    exited: int = 0
+    goals: int = 0
+    advanced: int = 0
+    moved: int = 0
+    actions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+@dataclass
+class Enr:
+    """One enrollment while a batch advances it."""
+
+    id: int
+    lead_id: int
+    label: str
+    state: str
+    wake_at: dt.datetime | None
+    waiting_for: dict[str, Any] | None
+    counters: dict[str, Any]
+    revision: int
+    pc: int = -1
+    resuming: bool = True  # woken at a wait: the wait decides whether it is over
+    running: bool = True
+    end: tuple[str, str] | None = None  # (state, reason)
+    changed: bool = False
+
+
+def _insert(conn: Connection, table: sa.Table) -> Any:
+    return (postgresql.insert(table) if conn.dialect.name == "postgresql"
+            else sqlite.insert(table))
+
+
+class Tick:
+    def __init__(self, unit: Unit, fr: FlowRuntime, folder: Folder, at: dt.datetime,
+                 secret: bytes, domain: str, batch: int = BATCH) -> None:
+        self.unit = unit
+        self.conn = unit.conn
+        self.fr = fr
+        self.folder = folder
+        self.at = M.utc(at)
+        self.secret = secret
+        self.domain = domain
+        self.batch = batch
+        self.report = TickReport(fr.name)
+        self.program = fr.program
+        self.version = 0
+        self.dialect = self.conn.dialect.name
+
+    # ------------------------------------------------------------ the tick
+
+    def run(self) -> TickReport:
+        self.version = self.ensure_version()
+        self.unit.commit()
+        self.check_exits()
+        self.check_goal()
+        self.enter()
+        self.advance_all()
+        self.remember_tick()
+        self.unit.commit()
+        return self.report
+
+    # ------------------------------------------------------------ versions
+
+    def ensure_version(self) -> int:
+        """The flow's current version (a new one when its text changed), and live enrollments
+        brought to it: kept at their step where the label still exists, else moved as the flow
+        says (`move "OLD" to NEW`), else exited with the reason."""
+        conn, fr = self.conn, self.fr
+        latest = conn.execute(
+            sa.select(flow_versions.c.version, flow_versions.c.source_sha256)
+            .where(flow_versions.c.flow == fr.name)
+            .order_by(flow_versions.c.version.desc()).limit(1)).first()
+        if latest is not None and latest.source_sha256 == fr.sha:
+            version = int(latest.version)
+        else:
+            version = (int(latest.version) + 1) if latest is not None else 1
+            conn.execute(_insert(conn, flow_versions).values(
+                flow=fr.name, version=version, source_sha256=fr.sha, source=fr.source,
+                path=fr.flow.span.file, created_at=self.at).on_conflict_do_nothing())
+        stale = conn.execute(
+            sa.select(enrollments.c.id, enrollments.c.lead_id, enrollments.c.step,
+                      enrollments.c.revision)
+            .where(enrollments.c.flow == fr.name, enrollments.c.ended_at.is_(None),
+                   enrollments.c.version != version)).all()
+        if not stale:
+            return version
+        moves = {m.old: m for m in fr.moves}  # type: ignore[attr-defined]
+        for row in stale:
+            values: dict[str, Any] = {"version": version}
+            if row.step not in self.program.labels:
+                move = moves.get(row.step)
+                if move is not None and getattr(move, "to", None):
+                    values.update(step=move.to, state="active", wake_at=self.at,
+                                  waiting_for=None)
+                    self.journal(row.id, row.lead_id, move.to, "moved",
+                                 {"from": row.step, "version": version})
+                    self.report.moved += 1
+                else:
+                    reason = (getattr(move, "reason", None) if move is not None else None) or (
+                        f"step `{row.step}` was removed in version {version}")
+                    values.update(state="exited", ended_at=self.at, end_reason=reason)
+                    self.journal(row.id, row.lead_id, row.step, "exit", {"reason": reason})
+                    self.cancel_pending([row.id], reason)
+                    self.report.exited += 1
+            self.cas(row.id, row.revision, values)
+        return version
+
+    # ------------------------------------------------------------ exits and goal
+
+    def live_leads(self) -> sa.Select[Any]:
+        return sa.select(enrollments.c.lead_id).where(enrollments.c.flow == self.fr.name,
+                                                      enrollments.c.ended_at.is_(None))
+
+    def matching(self, condition: A.Condition, lead_ids: sa.Select[Any] | Sequence[int],
+                 ) -> set[int]:
+        """Ids among ``lead_ids`` (a list, or a subquery) for whom the condition holds at T."""
+        compiled = compile_condition(condition, self.fr.ctx, self.at, self.dialect)
+        ids = list(lead_ids) if not isinstance(lead_ids, sa.Select) else lead_ids
+        query = (sa.select(leads.c.id).select_from(compiled.from_())
+                 .where(leads.c.id.in_(ids), compiled.where))
+        return {int(r[0]) for r in self.conn.execute(query)}
+
+    def check_exits(self) -> None:
+        for condition in self.fr.exits:
+            hit = self.matching(condition, self.live_leads())
+            if hit:
+                reason = f"exit when {condition_text(condition)}"
+                self.end_live(hit, "exited", reason, "exit")
+                self.report.exited += len(hit)
+
+    def check_goal(self) -> None:
+        goal = self.fr.goal
+        if goal is None:
+            return
+        hit = self.matching(goal, self.live_leads())
+        if not hit:
+            return
+        reason = f"goal when {condition_text(goal)}"
+        rows = self.conn.execute(
+            sa.select(enrollments.c.id, enrollments.c.lead_id, enrollments.c.counters,
+                      enrollments.c.revision)
+            .where(enrollments.c.flow == self.fr.name, enrollments.c.ended_at.is_(None),
+                   enrollments.c.lead_id.in_(sorted(hit)))).all()
+        for row in rows:
+            counters = dict(row.counters or {})
+            if counters.get("#goal"):
+                continue  # already running `on goal:`
+            self.report.goals += 1
+            self.journal(row.id, row.lead_id, None, "goal", {"reason": reason})
+            self.cancel_pending([row.id], "goal reached")
+            if self.program.goal is None:
+                self.cas(row.id, row.revision, {"state": "goal", "ended_at": self.at,
+                                                "end_reason": reason, "waiting_for": None})
+            else:
+                counters["#goal"] = 1
+                self.cas(row.id, row.revision, {
+                    "step": self.program.instrs[self.program.goal].label, "state": "active",
+                    "wake_at": self.at, "waiting_for": None, "counters": counters})
+        self.unit.commit()
+
+    def end_live(self, lead_ids: set[int], state: str, reason: str, event: str) -> None:
+        ordered = sorted(lead_ids)
+        for start in range(0, len(ordered), self.batch):
+            chunk = ordered[start:start + self.batch]
+            rows = self.conn.execute(
+                sa.select(enrollments.c.id, enrollments.c.lead_id, enrollments.c.step,
+                          enrollments.c.revision)
+                .where(enrollments.c.flow == self.fr.name, enrollments.c.ended_at.is_(None),
+                       enrollments.c.lead_id.in_(chunk))).all()
+            for row in rows:
+                self.cas(row.id, row.revision, {"state": state, "ended_at": self.at,
+                                                "end_reason": reason, "waiting_for": None})
+                self.journal(row.id, row.lead_id, row.step, event, {"reason": reason})
+            self.cancel_pending([r.id for r in rows], reason)
+            self.unit.commit()
+
+    def cancel_pending(self, enrollment_ids: list[int], reason: str) -> None:
+        """Sends a lead leaving the flow would still get: cancelled (nothing is half-sent:
+        claimed or sending rows belong to the delivery layer and finish)."""
+        if not enrollment_ids:
+            return
+        self.conn.execute(
+            outbox.update()
+            .where(outbox.c.enrollment_id.in_(enrollment_ids), outbox.c.action == "send",
+                   outbox.c.status.in_(("pending", "deferred")))
+            .values(status="cancelled", reason=reason, updated_at=self.at))
+
+    # ------------------------------------------------------------ entries
+
+    def enter(self) -> None:
+        entry = self.fr.entry
+        if entry is None:
+            return
+        if isinstance(entry, A.EnterWhen):
+            condition: A.Condition = entry.condition
+            why = f"enter when {condition_text(condition)}"
+        else:
+            since = self.last_tick() or (self.at - FIRST_TRIGGER_WINDOW)
+            minutes = max(1, math.ceil((self.at - since).total_seconds() / 60))
+            happened = A.Count("at least", 1, entry.event, A.Duration(minutes, "minute"))
+            condition = happened if entry.condition is None else A.And(
+                (happened, entry.condition))
+            why = f"enter on {entry.event.phrase}" + (
+                f" when {condition_text(entry.condition)}" if entry.condition else "")
+        blockers = [*self.fr.exits, *([self.fr.goal] if self.fr.goal is not None else [])]
+        if blockers:
+            condition = A.And((condition, A.Not(A.Or(tuple(blockers)))))
+        compiled = compile_condition(condition, self.fr.ctx, self.at, self.dialect)
+        previous = enrollments.alias("previous")
+        after = self.fr.reenter_after
+        blocking = previous.c.ended_at.is_(None)
+        if after is None:
+            blocking = sa.true()
+        else:
+            blocking = sa.or_(blocking, previous.c.entered_at > self.at - M.span(after))
+        no_block = ~sa.exists().where(previous.c.flow == self.fr.name,
+                                      previous.c.lead_id == leads.c.id, blocking)
+        entry_number = (sa.select(sa.func.count()).select_from(previous)
+                        .where(previous.c.flow == self.fr.name,
+                               previous.c.lead_id == leads.c.id)
+                        .scalar_subquery() + 1)
+        first = self.program.first
+        select = (sa.select(sa.literal(self.fr.name), sa.literal(self.version), leads.c.id,
+                            sa.literal(first), sa.literal("active"), sa.literal(self.at,
+                                                                                 type_=enrollments.c.wake_at.type),
+                            entry_number, sa.literal(self.at, type_=enrollments.c.entered_at.type),
+                            sa.literal(self.at, type_=enrollments.c.updated_at.type))
+                  .select_from(compiled.from_()).where(compiled.where, no_block))
+        columns = ["flow", "version", "lead_id", "step", "state", "wake_at", "entry_number",
+                   "entered_at", "updated_at"]
+        insert = _insert(self.conn, enrollments).from_select(columns, select)
+        result = self.conn.execute(insert.on_conflict_do_nothing())
+        count = max(result.rowcount or 0, 0)
+        self.report.entered += count
+        if count:
+            new = (sa.select(sa.literal(self.at, type_=journal.c.at.type),
+                             sa.literal(self.fr.name), enrollments.c.id, enrollments.c.lead_id,
+                             sa.literal(first), sa.literal("entered"),
+                             sa.literal({"reason": why}, type_=journal.c.details.type))
+                   .where(enrollments.c.flow == self.fr.name,
+                          enrollments.c.entered_at == self.at,
+                          enrollments.c.ended_at.is_(None),
+                          enrollments.c.updated_at == self.at,
+                          enrollments.c.step == first, enrollments.c.state == "active"))
+            self.conn.execute(journal.insert().from_select(
+                ["at", "flow", "enrollment_id", "lead_id", "step", "event", "details"], new))
+        self.unit.commit()
+
+    def tick_key(self) -> str:
+        return f"tick:{self.fr.name}"
+
+    def last_tick(self) -> dt.datetime | None:
+        value = self.conn.execute(sa.select(settings.c.value)
+                                  .where(settings.c.key == self.tick_key())).scalar()
+        if value is None:
+            return None
+        last = dt.datetime.fromisoformat(str(value))
+        return last if last < self.at else None
+
+    def remember_tick(self) -> None:
+        key, value = self.tick_key(), self.at.isoformat()
+        stmt = _insert(self.conn, settings).values(key=key, value=value, created_at=self.at)
+        self.conn.execute(stmt.on_conflict_do_update(
+            index_elements=["key"], set_={"value": value, "created_at": self.at},
+            where=settings.c.value < value))
+
+    # ------------------------------------------------------------ advancing
+
+    def due(self, after_id: int) -> sa.Select[Any]:
+        query = (sa.select(enrollments.c.id, enrollments.c.lead_id, enrollments.c.step,
+                           enrollments.c.state, enrollments.c.wake_at,
+                           enrollments.c.waiting_for, enrollments.c.counters,
+                           enrollments.c.revision)
+                 .where(enrollments.c.flow == self.fr.name, enrollments.c.ended_at.is_(None),
+                        enrollments.c.state.in_(LIVE), enrollments.c.id > after_id,
+                        sa.or_(enrollments.c.wake_at <= self.at,
+                               enrollments.c.waiting_for.is_not(None)))
+                 .order_by(enrollments.c.id).limit(self.batch))
+        if self.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return query
+
+    def advance_all(self) -> None:
+        after = 0
+        while True:
+            rows = self.conn.execute(self.due(after)).all()
+            if not rows:
+                break
+            after = int(rows[-1].id)
+            batch = [Enr(int(r.id), int(r.lead_id), r.step, r.state, r.wake_at,
+                         dict(r.waiting_for) if r.waiting_for else None,
+                         dict(r.counters or {}), int(r.revision)) for r in rows]
+            Stepper(self, batch).run()
+            self.unit.commit()
+
+    # ------------------------------------------------------------ writes
+
+    def cas(self, enrollment_id: int, revision: int, values: dict[str, Any]) -> None:
+        result = self.conn.execute(
+            enrollments.update()
+            .where(enrollments.c.id == enrollment_id, enrollments.c.revision == revision)
+            .values(**values, revision=revision + 1, updated_at=self.at))
+        if result.rowcount != 1:
+            raise ConcurrentChange(f"enrollment {enrollment_id} changed concurrently")
+
+    def journal(self, enrollment_id: int, lead_id: int, step: str | None, event: str,
+                details: dict[str, Any] | None = None) -> None:
+        self.conn.execute(journal.insert().values(
+            at=self.at, flow=self.fr.name, enrollment_id=enrollment_id, lead_id=lead_id,
+            step=step, event=event, details=details))
+
+    def intent(self, enr: Enr, label: str, occurrence: str, action: str,
+               template: str | None, payload: dict[str, Any]) -> dict[str, Any]:
+        key = f"{self.fr.name}:{enr.id}:{label}:{occurrence}"
+        return {
+            "flow": self.fr.name, "enrollment_id": enr.id, "step": label,
+            "occurrence": occurrence, "lead_id": enr.lead_id, "flow_version": self.version,
+            "action": action, "template": template, "payload": payload,
+            "message_id": message_id(self.secret, key, self.domain), "status": "pending",
+            "attempts": 0, "next_attempt_at": self.at, "created_at": self.at,
+            "updated_at": self.at,
+        }
+
+    def write_intents(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(_insert(self.conn, outbox).on_conflict_do_nothing(), rows)
+            for row in rows:
+                self.report.actions[row["action"]] += 1
+
+
+class Stepper:
+    """Advances one batch of enrollments, instruction by instruction, grouping the batch by
+    instruction so that each condition is one SQL query for the whole group."""
+
+    def __init__(self, tick: Tick, batch: list[Enr]) -> None:
+        self.t = tick
+        self.program = tick.program
+        self.batch = batch
+        self.intents: list[dict[str, Any]] = []
+        self._leads: dict[int, dict[str, Any]] | None = None
+
+    def run(self) -> None:
+        for enr in self.batch:
+            pc = self.program.labels.get(enr.label)
+            if pc is None:  # a label no version knows (edited by hand): leave, say why
+                enr.end = ("exited", f"step `{enr.label}` does not exist in this flow")
+                enr.running = False
+                continue
+            enr.pc = pc
+        for _ in range(MAX_STEPS):
+            running = [e for e in self.batch if e.running]
+            if not running:
+                break
+            groups: dict[int, list[Enr]] = defaultdict(list)
+            for e in running:
+                groups[e.pc].append(e)
+            for pc in sorted(groups):
+                self.execute(self.program.instrs[pc], groups[pc])
+        else:
+            for e in self.batch:
+                if e.running:
+                    e.running = False
+                    e.end = ("failed", f"more than {MAX_STEPS} steps in one tick")
+        self.t.write_intents(self.intents)
+        self.save()
+
+    # ------------------------------------------------------------ helpers
+
+    def leads(self) -> dict[int, dict[str, Any]]:
+        """The batch's leads as the language sees them (read once, when a step needs them)."""
+        if self._leads is None:
+            ids = [e.lead_id for e in self.batch]
+            rows = self.t.conn.execute(sa.select(leads).where(leads.c.id.in_(ids))).mappings()
+            self._leads = {int(r["id"]): {**lead_from_row(r, self.t.fr.ctx), "_row": dict(r)}
+                           for r in rows}
+        return self._leads
+
+    def forget_leads(self) -> None:
+        self._leads = None
+
+    def go(self, enr: Enr, target: int) -> None:
+        enr.pc = target
+        enr.resuming = False
+        enr.changed = True
+
+    def wait(self, enr: Enr, until: dt.datetime | None, waiting_for: dict[str, Any] | None,
+             ) -> None:
+        enr.running = False
+        enr.state = "waiting"
+        enr.wake_at = until
+        enr.waiting_for = waiting_for
+        enr.changed = True
+
+    def finish(self, enr: Enr, state: str, reason: str) -> None:
+        enr.running = False
+        enr.end = (state, reason)
+        enr.changed = True
+
+    def log(self, enr: Enr, ins: Instr, event: str, **details: Any) -> None:
+        self.t.journal(enr.id, enr.lead_id, ins.label, event, details or None)
+
+    def bump(self, enr: Enr, key: str) -> int:
+        n = int(enr.counters.get(key, 0)) + 1
+        enr.counters[key] = n
+        return n
+
+    # ------------------------------------------------------------ instructions
+
+    def execute(self, ins: Instr, group: list[Enr]) -> None:
+        getattr(self, f"op_{ins.op}")(ins, group)
+
+    def op_jump(self, ins: Instr, group: list[Enr]) -> None:
+        for e in group:
+            self.go(e, ins.next)
+
+    def op_end(self, ins: Instr, group: list[Enr]) -> None:
+        for e in group:
+            self.log(e, ins, "completed")
+            self.finish(e, "completed", "reached the end of the flow")
+
+    def op_goal_end(self, ins: Instr, group: list[Enr]) -> None:
+        for e in group:
+            self.log(e, ins, "completed", reason="goal")
+            self.finish(e, "goal", "goal reached")
+
+    def op_exit(self, ins: Instr, group: list[Enr]) -> None:
+        step: A.ExitStep = ins.step
+        reason = step.reason or "exit step"
+        for e in group:
+            self.log(e, ins, "exit", reason=reason)
+            self.finish(e, "exited", reason)
+
+    def op_send(self, ins: Instr, group: list[Enr]) -> None:
+        step: A.Send = ins.step
+        sender = step.sender
+        payload_base = {"sender_owner": bool(sender and sender.owner),
+                        "sender_address": sender.address if sender else None,
+                        "priority": self.t.fr.priority}
+        for e in group:
+            n = self.bump(e, ins.label)
+            if step.series:
+                already = int(e.counters.get(f"{ins.label}#series", 0))
+                if already >= len(step.templates):
+                    self.log(e, ins, "skipped", reason="every template of the series was sent")
+                    self.go(e, ins.next)
+                    continue
+                template = step.templates[already]
+                e.counters[f"{ins.label}#series"] = already + 1
+            else:
+                template = step.templates[0]
+            self.intents.append(self.t.intent(e, ins.label, str(n), "send", template,
+                                              dict(payload_base)))
+            self.log(e, ins, "send", template=template, occurrence=n)
+            self.go(e, ins.next)
+
+    def op_wait_for(self, ins: Instr, group: list[Enr]) -> None:
+        step: A.WaitFor = ins.step
+        for e in group:
+            if e.resuming:
+                self.log(e, ins, "waited", duration=duration_text(step.duration))
+                self.go(e, ins.next)
+            else:
+                self.wait(e, self.t.at + M.span(step.duration), None)
+
+    def op_wait_until(self, ins: Instr, group: list[Enr]) -> None:
+        """Until a date: re-read every tick (a CRM sync may move it); past or today: go on;
+        unknown: wait, looked at again daily."""
+        step: A.WaitUntil = ins.step
+        people = self.leads()
+        today = M.today(self.t.at)
+        for e in group:
+            lead = people.get(e.lead_id, {})
+            value = Interpreter(lead, [], self.t.at, self.t.fr.ctx).value(
+                step.date, peer="date").value
+            if isinstance(value, dt.date) and value <= today:
+                self.log(e, ins, "waited", until=value.isoformat())
+                self.go(e, ins.next)
+                continue
+            if isinstance(value, dt.date):
+                wake = dt.datetime.combine(value, dt.time(0), tzinfo=dt.UTC)
+            else:
+                wake = self.t.at + dt.timedelta(days=1)
+            self.wait(e, min(wake, self.t.at + dt.timedelta(days=1)), {"until": "date"})
+
+    def op_wait_event(self, ins: Instr, group: list[Enr]) -> None:
+        step: A.WaitEvent = ins.step
+        happened = self.t.matching(step.condition, [e.lead_id for e in group])
+        for e in group:
+            if e.lead_id in happened:
+                self.log(e, ins, "waited", happened=condition_text(step.condition))
+                self.go(e, ins.next)
+            elif e.resuming and e.wake_at is not None and e.wake_at <= self.t.at:
+                self.log(e, ins, "waited", timeout=duration_text(step.timeout))
+                self.go(e, ins.next)
+            elif e.resuming:
+                e.running = False  # still waiting: nothing changes, nothing is written
+            else:
+                self.wait(e, self.t.at + M.span(step.timeout), {"until": "event"})
+
+    def op_branch(self, ins: Instr, group: list[Enr]) -> None:
+        left = list(group)
+        for condition, target in ins.targets:
+            if not left:
+                break
+            hit = self.t.matching(condition, [e.lead_id for e in left])
+            text = condition_text(condition)
+            for e in [e for e in left if e.lead_id in hit]:
+                self.log(e, ins, "branch", condition=text, result=True)
+                self.go(e, target)
+            left = [e for e in left if e.lead_id not in hit]
+        for e in left:
+            self.log(e, ins, "branch", condition="otherwise")
+            self.go(e, ins.next)
+
+    def op_split(self, ins: Instr, group: list[Enr]) -> None:
+        step: A.Split = ins.step
+        for e in group:
+            name, target = assign_split(e.lead_id, self.t.fr.name, step.name, ins.targets)
+            e.counters[f"{ins.label}#branch"] = name
+            self.log(e, ins, "split", branch=name)
+            self.go(e, target if target >= 0 else ins.next)
+
+    def op_repeat(self, ins: Instr, group: list[Enr]) -> None:
+        step: A.Repeat = ins.step
+        until = (self.t.matching(step.until, [e.lead_id for e in group])
+                 if step.until is not None else set())
+        for e in group:
+            rounds = int(e.counters.get(ins.label, 0))
+            if e.lead_id in until:
+                self.log(e, ins, "repeat_done", reason=f"until {condition_text(step.until)}"
+                         if step.until is not None else "until")
+                self.go(e, ins.head)
+            elif step.max_times is not None and rounds >= step.max_times:
+                self.log(e, ins, "repeat_done", reason=f"at most {step.max_times} times")
+                self.go(e, ins.head)
+            else:
+                e.counters[ins.label] = rounds + 1
+                self.log(e, ins, "repeat", round=rounds + 1)
+                self.go(e, ins.next)
+
+    def op_repeat_end(self, ins: Instr, group: list[Enr]) -> None:
+        step: A.Repeat = ins.step
+        pause = max(M.span(step.every), dt.timedelta(days=1))
+        for e in group:
+            if e.resuming:
+                self.go(e, ins.next)
+            else:
+                self.wait(e, self.t.at + pause, None)
+
+    def op_set(self, ins: Instr, group: list[Enr]) -> None:
+        from engine.runtime.effects import set_attribute
+
+        step: A.SetAttr = ins.step
+        people = self.leads()
+        for e in group:
+            old, new = set_attribute(self.t.conn, self.t.fr.ctx, people.get(e.lead_id, {}),
+                                     e.lead_id, step, self.t.at, self.t.fr.name, ins.label)
+            self.log(e, ins, "set", attribute=step.name, old=_plain(old), new=_plain(new))
+            self.go(e, ins.next)
+        self.forget_leads()
+
+    def op_tag(self, ins: Instr, group: list[Enr]) -> None:
+        step: A.TagStep = ins.step
+        ids = [e.lead_id for e in group]
+        conn = self.t.conn
+        if step.add:
+            conn.execute(_insert(conn, lead_tags).on_conflict_do_nothing(),
+                         [{"lead_id": i, "tag": step.tag, "created_at": self.t.at} for i in ids])
+        else:
+            conn.execute(lead_tags.delete().where(lead_tags.c.lead_id.in_(ids),
+                                                  lead_tags.c.tag == step.tag))
+        for e in group:
+            self.log(e, ins, "tag", tag=step.tag, added=step.add)
+            self.go(e, ins.next)
+
+    def op_notify(self, ins: Instr, group: list[Enr]) -> None:
+        step: A.Notify = ins.step
+        people = self.leads()
+        team = self.t.folder.symbols.teams.get(step.team) if step.team else None
+        for e in group:
+            owner = (people.get(e.lead_id, {}).get("owner") or None) if step.owner else None
+            n = self.bump(e, ins.label)
+            targets: list[dict[str, Any]] = []
+            if owner:
+                targets = [{"channel": "email", "to": owner, "who": "owner"}]
+            elif team is not None:
+                targets = [{"channel": c.kind, ("to" if c.kind == "email" else "url"): c.address,
+                            "who": f"team {team.name}"} for c in team.channels]
+            if not targets:
+                self.log(e, ins, "notify_skipped", reason="the lead has no owner")
+            for i, target in enumerate(targets):
+                occurrence = f"{n}" if i == 0 else f"{n}.{i}"
+                self.intents.append(self.t.intent(e, ins.label, occurrence, "notify",
+                                                  step.template, target))
+                self.log(e, ins, "notify", template=step.template, **target)
+            self.go(e, ins.next)
+
+    def op_handoff(self, ins: Instr, group: list[Enr]) -> None:
+        step: A.Handoff = ins.step
+        ranks = self.ranks(step.priority, [e.lead_id for e in group])
+        for e in group:
+            n = self.bump(e, ins.label)
+            rank = ranks.get(e.lead_id)
+            payload = {"team": step.team, "priority": step.priority, "rank": rank,
+                       "per_day": step.per_day}
+            self.intents.append(self.t.intent(e, ins.label, str(n), "handoff", None, payload))
+            self.log(e, ins, "handoff", team=step.team, rank=rank)
+            self.go(e, ins.next)
+
+    def ranks(self, priority: str | None, lead_ids: list[int]) -> dict[int, int | None]:
+        """Each lead's place in the priority order (the first rule that holds)."""
+        order = self.t.folder.symbols.priorities.get(priority) if priority else None
+        if order is None:
+            return {}
+        out: dict[int, int | None] = {}
+        left = set(lead_ids)
+        for rule in order.rules:
+            if not left:
+                break
+            hit = left if rule.condition is None else self.t.matching(rule.condition,
+                                                                      sorted(left))
+            for i in hit:
+                out[i] = rule.rank
+            left -= hit
+        return out
+
+    # ------------------------------------------------------------ saving
+
+    def save(self) -> None:
+        for e in self.batch:
+            if not e.changed and e.end is None:
+                continue
+            values: dict[str, Any] = {"counters": e.counters}
+            if e.end is not None:
+                state, reason = e.end
+                values.update(state=state, ended_at=self.t.at, end_reason=reason,
+                              step=self.program.instrs[e.pc].label if e.pc >= 0 else e.label,
+                              waiting_for=None)
+                self.t.report.advanced += 1
+                if state == "exited":
+                    self.t.cancel_pending([e.id], reason)
+            else:
+                values.update(step=self.program.instrs[e.pc].label, state=e.state,
+                              wake_at=e.wake_at, waiting_for=e.waiting_for)
+                self.t.report.advanced += 1
+            self.t.cas(e.id, e.revision, values)
+
+
+def assign_split(lead_id: int, flow: str, split: str,
+                 branches: Iterable[tuple[str, float, int]]) -> tuple[str, int]:
+    """Deterministic per lead, flow and split: the same lead lands in the same branch on every
+    run and every dry run (a stable hash, not Python's salted ``hash``)."""
+    digest = hashlib.sha256(f"{flow}\x00{split}\x00{lead_id}".encode()).digest()
+    point = int.from_bytes(digest[:8], "big") / 2**64 * 100
+    total = 0.0
+    chosen: tuple[str, int] | None = None
+    for name, percent, target in branches:
+        total += percent
+        chosen = (name, target)
+        if point < total:
+            return chosen
+    assert chosen is not None, "a split has branches"
+    return chosen
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value
+
+
+__all__ = ["Tick", "Unit", "TickReport", "ConcurrentChange", "assign_split", "events"]
