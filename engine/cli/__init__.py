@@ -11,7 +11,10 @@ from engine.cli.explain import explain
 from engine.cli.fmt import fmt
 from engine.cli.graph import graph
 from engine.cli.imports import import_
+from engine.cli.plan import plan
 from engine.cli.query import query
+from engine.cli.run import run
+from engine.cli.simulate import simulate
 
 EXIT_CODES = """\b
 Exit codes:
@@ -35,3 +38,6 @@ main.add_command(demo)
 main.add_command(import_)
 main.add_command(query)
 main.add_command(explain)
+main.add_command(plan)
+main.add_command(run)
+main.add_command(simulate)

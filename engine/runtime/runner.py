@@ -323,3 +323,63 @@ def add_subjects(conn: Connection, plan: Plan, settings: Settings, secret: bytes
         except Exception as exc:  # noqa: BLE001 - a broken template is shown, not fatal
             a["subject"] = None
             a["error"] = str(exc)
+
+
+# ---------------------------------------------------------------- simulate
+
+
+@dataclass
+class Day:
+    day: str
+    ticks: int = 0
+    entered: int = 0
+    sent: int = 0
+    notified: int = 0
+    handed_off: int = 0
+    deferred: int = 0
+    blocked: int = 0
+
+
+def simulate(engine: Engine, folder: Folder, start: dt.datetime, end: dt.datetime,
+             every: dt.timedelta | None, settings: Settings) -> list[Day]:
+    """Tick over a copy of the store (one transaction, rolled back) with the clock moving from
+    ``start`` to ``end``: at each flow's own schedule, or every ``every``. What is due after a
+    tick counts as delivered at once (no SMTP), so caps and waits see it."""
+    from engine.runtime.schedule import fire_times, trigger_for
+
+    secret = signing_secret(engine, settings.secret)
+    moments: list[tuple[dt.datetime, set[str] | None]] = []
+    if every is not None:
+        t = start
+        while t <= end:
+            moments.append((t, None))
+            t += every
+    else:
+        times: dict[dt.datetime, set[str]] = defaultdict(set)
+        for fr in folder.flows:
+            trigger = trigger_for(fr.schedule, folder.window.default_zone, start=start)
+            for t in fire_times(trigger, start - dt.timedelta(microseconds=1), end):
+                times[t].add(fr.name)
+        moments = sorted(times.items())
+    days: dict[str, Day] = {}
+    with writer(engine) as conn:
+        try:
+            for at, only in moments:
+                day = days.setdefault(at.date().isoformat(), Day(at.date().isoformat()))
+                report = process(Unit(conn, durable=False), folder, at, settings, secret, only)
+                day.ticks += 1
+                day.entered += sum(t.entered for t in report.ticks)
+                day.handed_off += report.handoffs.assigned
+                day.deferred += report.gate.deferred
+                day.blocked += report.gate.blocked
+                sent = conn.execute(
+                    outbox.update().where(outbox.c.status == "pending",
+                                          outbox.c.next_attempt_at <= at,
+                                          outbox.c.action.in_(("send", "notify")))
+                    .values(status="sent", sent_at=at, updated_at=at)
+                    .returning(outbox.c.action)).all()
+                day.sent += sum(1 for r in sent if r.action == "send")
+                day.notified += sum(1 for r in sent if r.action == "notify")
+        finally:
+            conn.rollback()
+    return list(days.values())
