@@ -308,8 +308,9 @@ class Tick:
         columns = ["flow", "version", "lead_id", "step", "state", "wake_at", "entry_number",
                    "entered_at", "updated_at"]
         insert = _insert(self.conn, enrollments).from_select(columns, select)
-        result = self.conn.execute(insert.on_conflict_do_nothing())
-        count = max(result.rowcount or 0, 0)
+        # rowcount of INSERT ... SELECT is not reliable on every driver: count what came back
+        count = len(self.conn.execute(insert.on_conflict_do_nothing()
+                                      .returning(enrollments.c.id)).all())
         self.report.entered += count
         if count:
             new = (sa.select(sa.literal(self.at, type_=journal.c.at.type),

@@ -1,0 +1,264 @@
+"""Every step kind, run through real ticks against a real store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from engine.runtime.tick import assign_split
+from engine.store.schema import events, lead_tags, leads
+from tests.engine.runtime.harness import (
+    add_event,
+    add_lead,
+    days,
+    deliver,
+    enrollment,
+    folder,
+    intents,
+    journal_events,
+    plan,
+    store,
+    tick,
+)
+
+T0 = dt.datetime(2026, 12, 1, 1, 0, tzinfo=dt.UTC)
+
+NURTURE = """
+flow t:
+    enter when stage is "lead"
+    exit when stage is "opportunity"
+    send intro "dormant/intro.html"
+    wait until clicked intro or 3 days
+    if clicked intro:
+        add tag "clicked"
+    else:
+        send resend "dormant/intro_resend.html"
+    wait 2 days
+    exit "done"
+"""
+
+
+def test_send_wait_branch_and_exit(db_url: str) -> None:
+    engine = store(db_url)
+    f = folder(NURTURE)
+    clicker = add_lead(engine, "a@example.com", T0 - days(30), stage="lead")
+    quiet = add_lead(engine, "b@example.com", T0 - days(30), stage="lead")
+    add_lead(engine, "c@example.com", T0 - days(30), stage="customer")
+    report = tick(engine, f, T0)
+    assert report.ticks[0].entered == 2
+    assert [(r.email, r.step, r.template) for r in intents(engine)] == [
+        ("a@example.com", "intro", "dormant/intro.html"),
+        ("b@example.com", "intro", "dormant/intro.html")]
+    deliver(engine, T0)
+    # the click wakes the wait early, at the next tick; the quiet lead waits for the timeout
+    add_event(engine, clicker, "email_click", T0 + days(1), flow="t", step="intro",
+              link="https://example.com/a")
+    tick(engine, f, T0 + days(1) + dt.timedelta(hours=1))
+    with engine.connect() as conn:
+        tags = conn.execute(sa.select(lead_tags.c.lead_id, lead_tags.c.tag)).all()
+    assert [(r.lead_id, r.tag) for r in tags] == [(clicker, "clicked")]
+    assert enrollment(engine, quiet).state == "waiting"
+    tick(engine, f, T0 + days(3) + dt.timedelta(hours=1))
+    assert [r.email for r in intents(engine, step="resend")] == ["b@example.com"]
+    tick(engine, f, T0 + days(6))
+    assert enrollment(engine, clicker).state == "exited"
+    assert enrollment(engine, clicker).end_reason == "done"
+    steps = [s for e, s in journal_events(engine, quiet)]
+    assert steps[:3] == ["start+1", "intro", "intro"] or "resend" in steps
+
+
+def test_exit_condition_cancels_pending_sends(db_url: str) -> None:
+    engine = store(db_url)
+    f = folder(NURTURE)
+    lead = add_lead(engine, "a@example.com", T0 - days(30), stage="lead")
+    tick(engine, f, T0)
+    with engine.begin() as conn:
+        conn.execute(leads.update().values(stage="opportunity"))
+    tick(engine, f, T0 + dt.timedelta(hours=1))
+    row = enrollment(engine, lead)
+    assert (row.state, row.end_reason) == ("exited", 'exit when stage is "opportunity"')
+    assert [(r.status, r.reason) for r in intents(engine)] == [
+        ("cancelled", 'exit when stage is "opportunity"')]
+
+
+def test_same_tick_twice_does_nothing_the_second_time(db_url: str) -> None:
+    engine = store(db_url)
+    f = folder(NURTURE)
+    for i in range(30):
+        add_lead(engine, f"l{i}@example.com", T0 - days(30), stage="lead")
+    first = tick(engine, f, T0)
+    assert first.ticks[0].entered == 30
+    before = [tuple(r) for r in intents(engine)]
+    again = tick(engine, f, T0)
+    assert again.ticks[0].entered == 0 and again.ticks[0].advanced == 0
+    assert [tuple(r) for r in intents(engine)] == before
+
+
+SERIES = """
+flow t:
+    enter when stage is "customer"
+    goal when clicked any email
+    repeat every 30 days until goal, at most 3 times:
+        send monthly next of ("dormant/case_study.html", "dormant/tips.html")
+    notify owner or team cs "alerts/churn_risk.txt"
+
+    on goal:
+        set stage to "mql"
+        handoff to inside_sales by hot priority, at most 1 per day
+
+team cs:
+    email "cs@example.co.jp"
+    webhook "https://hooks.example.co.jp/cs"
+
+team inside_sales:
+    email "inside@example.co.jp"
+
+priority hot:
+    1: employees >= 500
+    2: otherwise
+"""
+
+
+def test_repeat_series_notify_goal_handoff(db_url: str) -> None:
+    engine = store(db_url)
+    f = folder(SERIES)
+    owned = add_lead(engine, "owned@example.com", T0 - days(400), stage="customer",
+                     owner="tanaka@example.co.jp")
+    orphan = add_lead(engine, "orphan@example.com", T0 - days(400), stage="customer")
+    t = T0
+    for _ in range(4):
+        tick(engine, f, t)
+        deliver(engine, t)
+        t += days(30)
+    sent = [(r.email, r.template) for r in intents(engine, action="send")]
+    # the series sends each template once, then nothing; three rounds, two templates
+    assert sent.count(("owned@example.com", "dormant/case_study.html")) == 1
+    assert sent.count(("owned@example.com", "dormant/tips.html")) == 1
+    assert len(sent) == 4
+    notes = [(r.email, r.payload["channel"], r.payload.get("to") or r.payload.get("url"))
+             for r in intents(engine, action="notify")]
+    assert ("owned@example.com", "email", "tanaka@example.co.jp") in notes
+    assert ("orphan@example.com", "email", "cs@example.co.jp") in notes
+    assert ("orphan@example.com", "webhook", "https://hooks.example.co.jp/cs") in notes
+    assert enrollment(engine, owned).state == "completed"
+    del orphan
+
+
+def test_goal_runs_on_goal_and_handoff_capacity_keeps_priority_order(db_url: str) -> None:
+    engine = store(db_url)
+    f = folder(SERIES)
+    small = add_lead(engine, "small@example.com", T0 - days(400), stage="customer",
+                     employees=20)
+    big = add_lead(engine, "big@example.com", T0 - days(400), stage="customer", employees=900)
+    tick(engine, f, T0)
+    deliver(engine, T0)
+    for lead in (small, big):
+        add_event(engine, lead, "email_click", T0 + days(1), link="https://example.com/")
+    tick(engine, f, T0 + days(2))
+    with engine.connect() as conn:
+        stages = dict(conn.execute(sa.select(leads.c.email, leads.c.stage)).all())
+        changes = conn.execute(sa.select(events.c.lead_id, events.c.from_stage,
+                                         events.c.to_stage).where(
+            events.c.type == "stage_change")).all()
+    assert stages == {"small@example.com": "mql", "big@example.com": "mql"}
+    assert sorted((r.from_stage, r.to_stage) for r in changes) == [("customer", "mql")] * 2
+    handoffs = {r.email: (r.status, r.payload["rank"]) for r in intents(engine, action="handoff")}
+    # capacity 1 per day: the enterprise lead (rank 1) goes first, the other waits, not lost
+    assert handoffs == {"big@example.com": ("sent", 1), "small@example.com": ("deferred", 2)}
+    tick(engine, f, T0 + days(3))
+    handoffs = {r.email: r.status for r in intents(engine, action="handoff")}
+    assert handoffs == {"big@example.com": "sent", "small@example.com": "sent"}
+    assert enrollment(engine, big).state == "goal"
+
+
+SPLIT = """
+flow t:
+    enter when stage is "lead"
+    split offer:
+        a 50%:
+            send "exhibition/case_study.html"
+        b 30%:
+            send "exhibition/seminar_invite.html"
+        holdout 20%
+"""
+
+
+def test_split_is_deterministic_and_recorded(db_url: str) -> None:
+    engine = store(db_url)
+    f = folder(SPLIT)
+    ids = [add_lead(engine, f"l{i}@example.com", T0, stage="lead") for i in range(200)]
+    tick(engine, f, T0)
+    got = {r.lead_id: r.template for r in intents(engine)}
+    branches = [(n, p, 0) for n, p in (("a", 50.0), ("b", 30.0), ("holdout", 20.0))]
+    for lead in ids:
+        name, _ = assign_split(lead, "t", "offer", branches)
+        expected = {"a": "exhibition/case_study.html", "b": "exhibition/seminar_invite.html",
+                    "holdout": None}[name]
+        assert got.get(lead) == expected
+        assert enrollment(engine, lead).counters["offer#branch"] == name
+    shares = [sum(1 for i in ids if assign_split(i, "t", "offer", branches)[0] == n)
+              for n in ("a", "b", "holdout")]
+    assert 70 <= shares[0] <= 130 and 35 <= shares[1] <= 85 and 20 <= shares[2] <= 60
+
+
+WAIT_DATE = """
+attributes:
+    renewal_date: date
+
+flow t:
+    enter when renewal_date is known
+    wait until renewal_date - 30 days
+    send "renewal/intro.html"
+"""
+
+
+def test_wait_until_a_date_follows_the_attribute(db_url: str) -> None:
+    engine = store(db_url)
+    f = folder(WAIT_DATE)
+    lead = add_lead(engine, "r@example.com", T0, custom={"renewal_date": "2027-03-01"})
+    tick(engine, f, T0)
+    assert intents(engine) == []
+    # the CRM moves the renewal forward: the wait follows it
+    with engine.begin() as conn:
+        conn.execute(leads.update().values(custom={"renewal_date": "2027-01-10"}))
+    tick(engine, f, dt.datetime(2026, 12, 10, 1, tzinfo=dt.UTC))
+    assert intents(engine) == []  # 2027-01-10 - 30 days is 2026-12-11
+    tick(engine, f, dt.datetime(2026, 12, 11, 1, tzinfo=dt.UTC))
+    assert [r.template for r in intents(engine)] == ["renewal/intro.html"]
+    assert enrollment(engine, lead).state == "completed"
+
+
+def test_plan_shows_what_the_tick_does_and_writes_nothing(db_url: str) -> None:
+    engine = store(db_url)
+    f = folder(NURTURE)
+    for i in range(5):
+        add_lead(engine, f"l{i}@example.com", T0, stage="lead")
+    planned = plan(engine, f, T0)
+    assert intents(engine) == [] and enrollment(engine, 1) is None
+    tick(engine, f, T0)
+    done = {(r.flow, r.step, r.action, r.email, r.template) for r in intents(engine)}
+    assert {(a["flow"], a["step"], a["action"], a["email"], a.get("template"))
+            for a in planned} == done
+    assert all(a["why"][0]["event"] == "entered" for a in planned)
+    assert planned[0]["values"] == {"stage": "lead"}
+
+
+@pytest.mark.parametrize("edit, expect", [
+    ("wait 3 days", ("waiting", None)),  # label kept: stays put
+    ("", ("exited", "step `intro+1` was removed in version 2")),
+])
+def test_editing_a_live_flow(db_url: str, edit: str, expect: tuple[str, str | None]) -> None:
+    engine = store(db_url)
+    v1 = folder('flow t:\n    enter when stage is "lead"\n    send intro "dormant/intro.html"\n'
+                '    wait 7 days\n    send "dormant/tips.html"\n')
+    lead = add_lead(engine, "a@example.com", T0, stage="lead")
+    tick(engine, v1, T0)
+    assert enrollment(engine, lead).step == "intro+1"
+    v2 = folder('flow t:\n    enter when stage is "lead"\n    send intro "dormant/intro.html"\n'
+                + (f"    {edit}\n" if edit else "") + '    send "dormant/tips.html"\n')
+    tick(engine, v2, T0 + days(1))
+    row = enrollment(engine, lead)
+    assert (row.state, row.end_reason) == expect
+    assert row.version == 2
