@@ -89,6 +89,10 @@ def show(result: dict[str, Any], fmt_: str) -> None:
         console.print(f"  {n:>6}  {reason}")
     if not result["actions"]:
         console.print("nothing to do at this moment")
+    for s in result.get("stranded", []):
+        console.print(f"[yellow]warning[/yellow]: {s['enrollments']} live enrollment(s) of "
+                      f"{s['flow']} sit at step `{s['step']}`, which the flow no longer has: "
+                      f"they go to {s['goes_to']}" + (f" ({s['reason']})" if s["reason"] else ""))
 
 
 def show_diff(before: dict[str, Any], after: dict[str, Any], ref: str, fmt_: str) -> int:

@@ -48,6 +48,10 @@ def markdown(plan: dict[str, Any]) -> str:
         more = f" +{len(items) - 3}" if len(items) > 3 else ""
         lines.append(f"| {md(flow)} | `{md(step)}` | {action} | {len(items)} | "
                      f"{status_counts(items)} | {md(', '.join(templates))} | {sample}{more} |")
+    for s in plan.get("stranded", []):
+        lines += ["", f"> **{s['enrollments']} live enrollment(s)** of `{md(s['flow'])}` sit at "
+                  f"step `{md(s['step'])}`, which this change removes: they go to "
+                  f"`{md(s['goes_to'])}`."]
     held = reasons(actions)
     if held:
         lines += ["", "### Held back by the policy gate", "", "| reason | leads |", "|---|---:|"]

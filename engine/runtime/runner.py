@@ -141,8 +141,11 @@ class Plan:
     counts: dict[str, Any] = field(default_factory=dict)
     report: RunReport | None = None
 
+    stranded: list[dict[str, Any]] = field(default_factory=list)
+
     def to_json(self) -> dict[str, Any]:
-        return {"at": self.at.isoformat(), "actions": self.actions, "counts": self.counts}
+        return {"at": self.at.isoformat(), "actions": self.actions, "counts": self.counts,
+                "stranded": self.stranded}
 
 
 def make_plan(engine: Engine, folder: Folder, at: dt.datetime, settings: Settings,
@@ -152,16 +155,42 @@ def make_plan(engine: Engine, folder: Folder, at: dt.datetime, settings: Setting
     secret = signing_secret(engine, settings.secret)
     with writer(engine) as conn:
         try:
+            stranded = stranded_enrollments(conn, folder)
             outbox_before = conn.execute(sa.select(sa.func.max(outbox.c.id))).scalar() or 0
             journal_before = conn.execute(sa.select(sa.func.max(journal.c.id))).scalar() or 0
             report = process(Unit(conn, durable=False), folder, at, settings, secret, only)
             plan = collect(conn, folder, at, outbox_before, journal_before, only)
             plan.report = report
+            plan.stranded = stranded
             if subjects:
                 add_subjects(conn, plan, settings, secret)
         finally:
             conn.rollback()
     return plan
+
+
+def stranded_enrollments(conn: Connection, folder: Folder) -> list[dict[str, Any]]:
+    """Live enrollments sitting at a step the flows no longer have: how many, and where the
+    next tick takes them (a `move` line's target, or out, with the reason)."""
+    from engine.store.schema import enrollments
+
+    out = []
+    for fr in folder.flows:
+        rows = conn.execute(
+            sa.select(enrollments.c.step, sa.func.count())
+            .where(enrollments.c.flow == fr.name, enrollments.c.ended_at.is_(None))
+            .group_by(enrollments.c.step)).all()
+        moves = {getattr(m, "old", None): m for m in fr.moves}
+        for step, count in rows:
+            if step in fr.program.labels:
+                continue
+            move = moves.get(step)
+            target = getattr(move, "to", None) if move is not None else None
+            out.append({"flow": fr.name, "step": step, "enrollments": int(count),
+                        "goes_to": target or "exit",
+                        "reason": None if target else (getattr(move, "reason", None) or
+                                                       f"step `{step}` was removed")})
+    return out
 
 
 def collect(conn: Connection, folder: Folder, at: dt.datetime, outbox_before: int,

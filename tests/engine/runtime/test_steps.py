@@ -262,3 +262,20 @@ def test_editing_a_live_flow(db_url: str, edit: str, expect: tuple[str, str | No
     row = enrollment(engine, lead)
     assert (row.state, row.end_reason) == expect
     assert row.version == 2
+
+
+def test_plan_reports_enrollments_a_change_strands(db_url: str) -> None:
+    from engine.runtime.runner import make_plan
+    from tests.engine.runtime.harness import SETTINGS
+
+    engine = store(db_url)
+    v1 = folder('flow t:\n    enter when stage is "lead"\n    send intro "dormant/intro.html"\n'
+                '    wait 7 days\n    send "dormant/tips.html"\n')
+    for i in range(3):
+        add_lead(engine, f"l{i}@example.com", T0, stage="lead")
+    tick(engine, v1, T0)
+    v2 = folder('flow t:\n    enter when stage is "lead"\n    send intro "dormant/intro.html"\n'
+                '    send "dormant/tips.html"\n')
+    result = make_plan(engine, v2, T0 + days(1), SETTINGS, subjects=False).to_json()
+    assert result["stranded"] == [{"flow": "t", "step": "intro+1", "enrollments": 3,
+                                   "goes_to": "exit", "reason": "step `intro+1` was removed"}]
