@@ -164,7 +164,10 @@ class Gate:
         for lead_id, when in conn.execute(
                 sa.select(outbox.c.lead_id, sent_at)
                 .where(outbox.c.lead_id.in_(lead_ids), outbox.c.action == "send",
-                       outbox.c.status.in_(COUNTED), sent_at > horizon)):
+                       outbox.c.status.in_(COUNTED), sent_at > horizon,
+                       # the rows being decided are not counted against themselves (delivery
+                       # asks about rows it has just claimed)
+                       outbox.c.id.not_in([int(r.id) for r in rows]))):
             used[int(lead_id)].append(when)
         by_lead: dict[int, list[Any]] = defaultdict(list)
         for r in rows:
