@@ -70,18 +70,42 @@ def explain(email: str, path: str, db_url: str | None, at_text: str | None, only
                         click.echo(f"engine: no lead with email {address}", err=True)
                         return 1
                     lead, events = load_lead(conn, lead_id, ctx)
+                    history = lead_history(conn, lead_id, {f.name for f in flows})
             finally:
                 engine.dispose()
         explained = [explain_flow(f, lead, events, at, ctx) for f in flows]
         scores = {name: score_breakdown(name, lead, events, at, ctx)
                   for name in scores_of(explained)}
         if fmt_ == "json":
-            print_json(address, lead_id, at, explained, scores)
+            print_json(address, lead_id, at, explained, scores, history)
         else:
-            print_text(address, lead_id, at, explained, scores)
+            print_text(address, lead_id, at, explained, scores, history)
         return 0
 
     sys.exit(guarded(body))
+
+
+def lead_history(conn: Any, lead_id: int, flows: set[str]) -> list[dict[str, Any]]:
+    """What the runtime did with this lead and why: the journal of its enrollments (entered,
+    branches, waits, exits, goals) and each email's outcome (sent, deferred or blocked, with
+    the policy gate's reason)."""
+    import sqlalchemy as sa
+
+    from engine.store.schema import journal, outbox
+
+    out: list[dict[str, Any]] = []
+    for r in conn.execute(sa.select(journal).where(journal.c.lead_id == lead_id)
+                          .order_by(journal.c.id)):
+        if r.flow in flows:
+            out.append({"at": r.at.isoformat(), "flow": r.flow, "step": r.step,
+                        "event": r.event, **(r.details or {})})
+    for r in conn.execute(sa.select(outbox).where(outbox.c.lead_id == lead_id)
+                          .order_by(outbox.c.id)):
+        if r.flow in flows:
+            out.append({"at": r.updated_at.isoformat(), "flow": r.flow, "step": r.step,
+                        "event": f"{r.action} {r.status}", "template": r.template,
+                        **({"reason": r.reason} if r.reason else {})})
+    return sorted(out, key=lambda h: h["at"])
 
 
 def scores_of(explained: list[FlowExplanation]) -> list[str]:
@@ -155,7 +179,7 @@ def console() -> Console:
 
 
 def print_text(address: str, lead_id: int, at: dt.datetime, explained: list[FlowExplanation],
-               scores: dict[str, Breakdown]) -> None:
+               scores: dict[str, Breakdown], history: list[dict[str, Any]]) -> None:
     from rich.markup import escape
 
     out = console()
@@ -169,6 +193,13 @@ def print_text(address: str, lead_id: int, at: dt.datetime, explained: list[Flow
         out.print(root, highlight=False)
     for b in scores.values():
         out.print(score_table(b), highlight=False)
+    if history:
+        out.print("[bold]History[/bold] (what the engine did, and why)", highlight=False)
+        for h in history:
+            detail = ", ".join(f"{k}={v}" for k, v in h.items()
+                               if k not in ("at", "flow", "step", "event"))
+            out.print(f"  {h['at'][:19]}  {escape(h['flow'])}  {escape(h['step'] or '-')}  "
+                      f"{escape(h['event'])}  [dim]{escape(detail)}[/dim]", highlight=False)
 
 
 def tree_of_flow(label: str) -> Tree:
@@ -179,7 +210,7 @@ def tree_of_flow(label: str) -> Tree:
 
 
 def print_json(address: str, lead_id: int, at: dt.datetime, explained: list[FlowExplanation],
-               scores: dict[str, Breakdown]) -> None:
+               scores: dict[str, Breakdown], history: list[dict[str, Any]]) -> None:
     import json
 
     from engine.conditions.explain import show_event
@@ -196,5 +227,6 @@ def print_json(address: str, lead_id: int, at: dt.datetime, explained: list[Flow
                        "event": show_event(c.event) if c.event else None,
                        "time": c.event.at.isoformat() if c.event else None}
                       for c in b.contributions]} for name, b in scores.items()},
+        "history": history,
     }
     click.echo(json.dumps(doc, ensure_ascii=False, indent=2))

@@ -279,3 +279,26 @@ def test_plan_reports_enrollments_a_change_strands(db_url: str) -> None:
     result = make_plan(engine, v2, T0 + days(1), SETTINGS, subjects=False).to_json()
     assert result["stranded"] == [{"flow": "t", "step": "intro+1", "enrollments": 3,
                                    "goes_to": "exit", "reason": "step `intro+1` was removed"}]
+
+
+def test_explain_shows_what_the_engine_did_and_why(db_url: str, tmp_path) -> None:  # noqa: ANN001
+    import json
+
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    engine = store(db_url)
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "t.flow").write_text(NURTURE, encoding="utf-8")
+    f = folder(NURTURE)
+    add_lead(engine, "a@example.com", T0 - days(30), stage="lead")
+    tick(engine, f, T0)
+    result = CliRunner().invoke(main, ["explain", "a@example.com", str(flows), "--db", db_url,
+                                       "--format", "json", "--at", T0.isoformat()])
+    assert result.exit_code == 0, result.output
+    history = json.loads(result.output)["history"]
+    assert [(h["event"], h["step"]) for h in history] == [
+        ("entered", "start+1"), ("send", "intro"), ("send pending", "intro")]
+    assert history[0]["reason"] == 'enter when stage is "lead"'
