@@ -106,3 +106,20 @@ def test_run_stops_cleanly_on_sigterm(demo: Path) -> None:
             proc.kill()
     assert proc.returncode == 0, err
     assert "stopped" in out
+
+
+def test_plan_out_writes_plan_and_previews(demo: Path, tmp_path: Path) -> None:
+    from email import policy
+    from email.parser import BytesParser
+
+    out = tmp_path / "review"
+    engine("plan", "flows", "--at", "2026-12-01T01:00:00Z", "--out", str(out), cwd=demo)
+    assert json.loads((out / "plan.json").read_text(encoding="utf-8"))["actions"]
+    assert (out / "plan.md").read_text(encoding="utf-8").startswith("## Plan at")
+    emls = sorted((out / "previews").rglob("*.eml"))
+    assert emls, "a preview per sample recipient"
+    for eml in emls:
+        message = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
+        assert message["Subject"] and message["List-Unsubscribe"]
+        stem = eml.name[: -len(".eml")]
+        assert (eml.parent / f"{stem}.html").exists() and (eml.parent / f"{stem}.txt").exists()
