@@ -14,6 +14,7 @@ from engine.cli.imports import import_
 from engine.cli.plan import plan
 from engine.cli.query import query
 from engine.cli.run import run
+from engine.cli.serve import serve
 from engine.cli.simulate import simulate
 
 EXIT_CODES = """\b
@@ -38,6 +39,7 @@ main.add_command(demo)
 main.add_command(import_)
 main.add_command(query)
 main.add_command(explain)
+main.add_command(serve)
 main.add_command(plan)
 main.add_command(run)
 main.add_command(simulate)

@@ -60,7 +60,8 @@ def sign(secret: bytes, purpose: str, outbox_id: int = 0, link: int | None = Non
 
 def verify(secret: bytes, token: str, purpose: str | None = None) -> Token | None:
     """The token's content if its tag is right (and it is for ``purpose``), else None."""
-    if not isinstance(token, str) or len(token) > MAX_TOKEN or token.count(".") != 1:
+    if (not isinstance(token, str) or len(token) > MAX_TOKEN or not token.isascii()
+            or token.count(".") != 1):
         return None
     body, tag = token.split(".")
     if not body or not hmac.compare_digest(tag, _tag(secret, body)):

@@ -111,6 +111,10 @@ events = sa.Table(
     # A provider's or an import's event id: the same fact delivered twice is stored once.
     sa.Column("dedupe_key", sa.Text),
     sa.Column("import_id", BigId),
+    # Clicks and opens that look automated (link scanners, privacy proxies, HEAD requests, a
+    # click seconds after delivery): TRUE, never FALSE; NULL is a person (migration 0004).
+    # Scores are meant to skip them (`machine IS NOT TRUE`); the reason is in properties["why"].
+    sa.Column("machine", sa.Boolean),
     sa.Index(None, "lead_id", "type", "occurred_at"),
     sa.Index(None, "type", "occurred_at"),
     sa.Index(None, "dedupe_key", unique=True,
@@ -272,6 +276,22 @@ settings = sa.Table(
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+anonymous_views = sa.Table(
+    # Page views of a web visitor not yet known as a lead (the JS tag's first-party visitor id).
+    # When the visitor is identified (a click's visitor token, a form), its views move to
+    # ``events`` as page views of the lead and leave this table; unidentified ones are deleted
+    # after a retention period (docs/tracking.md). Migration 0004.
+    "anonymous_views", metadata,
+    _id(),
+    sa.Column("visitor_id", sa.Text, nullable=False),
+    sa.Column("view_id", sa.Text, nullable=False),  # the tag's random id of this page view
+    sa.Column("occurred_at", UTCDateTime, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),  # the page's path, as events.url
+    sa.Column("properties", OptionalJSONDoc),  # page, title, referrer, seconds on the page
+    sa.UniqueConstraint("visitor_id", "view_id"),
+    sa.Index(None, "occurred_at"),
 )
 
 imports = sa.Table(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 from sqlalchemy.dialects import postgresql
 
 # Frozen like 0001: this revision spells out its types instead of importing the schema module.
