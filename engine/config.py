@@ -13,6 +13,7 @@ engine.toml (every key optional):
     smtp_url = "smtp://user:pass@relay.internal:587?tls=starttls"
     mail_dir = "mail"
     secret = "..."                              # better: ENGINE_SECRET
+    lead_url = "https://crm.example.co.jp/leads?email={email}"   # linked from internal alerts
     [sender]
     name = "Example Corp. Marketing"
     address = "marketing@example.co.jp"
@@ -21,6 +22,8 @@ engine.toml (every key optional):
     message_id_domain = "mail.example.co.jp"
     [tracking]
     site_origins = ["https://www.example.co.jp"]
+    [owners]                                    # sales reps' names, for `from owner`
+    "tanaka.k@example.co.jp" = "田中 健"
 """
 
 from __future__ import annotations
@@ -61,6 +64,11 @@ class Settings:
     sender: Sender = field(default_factory=Sender)
     site_origins: tuple[str, ...] = ()
     templates: Path = Path("templates")
+    # Display names of owners (sales reps) for mail sent in their name, (address, name) pairs
+    # from [owners]; without one, the name shown is the address's local part.
+    owners: tuple[tuple[str, str], ...] = ()
+    # A link to a lead in the CRM for internal alerts; "{email}" is replaced (URL-encoded).
+    lead_url: str | None = None
 
 
 def load_settings(path: Path | None = None,
@@ -91,6 +99,7 @@ def load_settings(path: Path | None = None,
                     or DEFAULT_TRACKING_URL).rstrip("/")
     if not tracking_url.startswith(("http://", "https://")):
         raise ConfigError(f"tracking URL {tracking_url!r} must start with http:// or https://")
+    owners = _owners(file, data.get("owners", {}))
     origins = tracking.get("site_origins", [])
     if env.get("ENGINE_SITE_ORIGINS"):
         origins = [o.strip() for o in env["ENGINE_SITE_ORIGINS"].split(",") if o.strip()]
@@ -102,4 +111,29 @@ def load_settings(path: Path | None = None,
         sender=sender,
         site_origins=tuple(str(o).rstrip("/") for o in origins),
         templates=Path(env.get("ENGINE_TEMPLATES") or data.get("templates") or "templates"),
+        owners=owners,
+        lead_url=_single_line(file, "lead_url",
+                              env.get("ENGINE_LEAD_URL") or data.get("lead_url") or None),
     )
+
+
+def _single_line(file: Path, key: str, value: object) -> str | None:
+    """A value that ends up in mail: text without line breaks or control characters."""
+    if value is None:
+        return None
+    text = str(value)
+    if any(ch < " " or ch in "\x7f\x85\u2028\u2029" for ch in text):
+        raise ConfigError(f"{file}: {key} contains a line break or control character")
+    return text
+
+
+def _owners(file: Path, table: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{file}: [owners] must be a table of address = \"display name\"")
+    out = []
+    for address, name in table.items():
+        if not isinstance(name, str) or "@" not in address:
+            raise ConfigError(f"{file}: [owners] {address!r}: expected address = \"name\"")
+        out.append((address.strip().lower(), _single_line(file, f"[owners] {address}", name)
+                    or ""))
+    return tuple(out)

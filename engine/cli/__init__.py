@@ -12,6 +12,7 @@ from engine.cli.fmt import fmt
 from engine.cli.graph import graph
 from engine.cli.imports import import_
 from engine.cli.plan import plan
+from engine.cli.preview import preview
 from engine.cli.query import query
 from engine.cli.run import run
 from engine.cli.serve import serve
@@ -41,5 +42,6 @@ main.add_command(query)
 main.add_command(explain)
 main.add_command(serve)
 main.add_command(plan)
+main.add_command(preview)
 main.add_command(run)
 main.add_command(simulate)
