@@ -117,7 +117,7 @@ def serve_forever(engine: Any, folder: Any, settings: Any, only: set[str] | None
             if stop.is_set() or not deliver:
                 return
             result = deliver_due(engine, folder, dt.datetime.now(dt.UTC), settings, secret)
-            if result is not None and getattr(result, "total", 1):
+            if result is not None and getattr(result, "total", True):
                 click.echo(f"delivery: {result}")
 
     scheduler = BackgroundScheduler(timezone=dt.UTC, job_defaults={

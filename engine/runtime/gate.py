@@ -115,7 +115,7 @@ class Gate:
             verdict = self.block(lead, hashes, suppressed, never)
             if verdict is None:
                 assert lead is not None
-                zone = lead_zone(lead._mapping, self.window)
+                zone = lead_zone(dict(lead._mapping), self.window)
                 opens = allowed_from(self.window, zone, lead.country, at)
                 if opens > at:
                     verdict = Verdict("deferred", opens, f"outside the sending window "
@@ -182,7 +182,7 @@ class Gate:
                     times.sort()
                     continue
                 lead = people[lead_id]
-                zone = lead_zone(lead._mapping, self.window)
+                zone = lead_zone(dict(lead._mapping), self.window)
                 until = allowed_from(self.window, zone, lead.country, until)
                 out[int(r.id)] = Verdict("deferred", until, self.cap_reason(times, at))
         return out

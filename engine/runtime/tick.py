@@ -29,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
 
 from dsl import ast as A
 from dsl.formatter import condition as condition_text
@@ -287,7 +288,7 @@ class Tick:
         compiled = compile_condition(condition, self.fr.ctx, self.at, self.dialect)
         previous = enrollments.alias("previous")
         after = self.fr.reenter_after
-        blocking = previous.c.ended_at.is_(None)
+        blocking: ColumnElement[bool] = previous.c.ended_at.is_(None)
         if after is None:
             blocking = sa.true()
         else:
