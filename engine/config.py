@@ -10,6 +10,7 @@ configured, is created once and kept in the store (engine.store.settings.signing
 engine.toml (every key optional):
 
     tracking_url = "https://t.example.co.jp"
+    site_url = "https://www.example.co.jp"      # templates link to {{ site_url }}/pricing
     smtp_url = "smtp://user:pass@relay.internal:587?tls=starttls"
     mail_dir = "mail"
     secret = "..."                              # better: ENGINE_SECRET
@@ -34,10 +35,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 CONFIG_FILE = "engine.toml"
 DEFAULT_TRACKING_URL = "http://localhost:8080"
 DEFAULT_MAIL_DIR = "mail"
+DEFAULT_SITE_URL = "https://www.example.co.jp"
+# Characters that cannot stand in a URL as written (RFC 3986 leaves them out); a site URL is put
+# in every email's links, so one of these is refused when the settings are read, not per message.
+_NOT_IN_URL = frozenset(' "<>\\^`{|}')
 
 
 class ConfigError(ValueError):
@@ -69,6 +75,8 @@ class Settings:
     owners: tuple[tuple[str, str], ...] = ()
     # A link to a lead in the CRM for internal alerts; "{email}" is replaced (URL-encoded).
     lead_url: str | None = None
+    # The company's web site, for templates' links ({{ site_url }}/pricing): no trailing slash.
+    site_url: str = DEFAULT_SITE_URL
 
 
 def load_settings(path: Path | None = None,
@@ -114,7 +122,33 @@ def load_settings(path: Path | None = None,
         owners=owners,
         lead_url=_single_line(file, "lead_url",
                               env.get("ENGINE_LEAD_URL") or data.get("lead_url") or None),
+        site_url=_site_url(env.get("ENGINE_SITE_URL") or data.get("site_url")
+                           or DEFAULT_SITE_URL),
     )
+
+
+def _site_url(value: object) -> str:
+    """The site's base URL as templates use it: ``{{ site_url }}/pricing`` must be an absolute
+    http(s) link (only those are tracked), so the value is a scheme and host, optionally a
+    path, without a trailing slash, query or fragment (a path appended after them would land
+    in the wrong part of the URL)."""
+    text = str(value).strip().rstrip("/")
+    if not text.lower().startswith(("http://", "https://")):
+        raise ConfigError(f"site URL {text!r} must start with http:// or https://")
+    if any(ch < " " or ch in _NOT_IN_URL or ch in "\x7f\x85\u2028\u2029" for ch in text):
+        raise ConfigError(f"site URL {text!r} contains a space, control or other character "
+                          "that cannot stand in a link")
+    parts = urlsplit(text)
+    if not parts.hostname or "@" in parts.netloc:
+        raise ConfigError(f"site URL {text!r} needs a host name (and no user or password)")
+    if "?" in text or "#" in text:
+        raise ConfigError(f"site URL {text!r} must not have a query or fragment: templates add "
+                          "the path and query after it")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ConfigError(f"site URL {text!r} has an invalid port") from None
+    return text
 
 
 def _single_line(file: Path, key: str, value: object) -> str | None:

@@ -5,6 +5,8 @@
         browser.title, browser.current_url, browser.cookies()
         browser.execute("return document.cookie")
         browser.click("a#next")
+    with chromium(args=["--lang=en"], capabilities={"acceptInsecureCerts": True}) as browser:
+        ...                                  # extra Chromium flags and W3C capabilities
 
 The binaries are Debian's ``chromium`` and ``chromium-driver`` (.ci/run installs them when
 missing), or $CHROMIUM_BIN / $CHROMEDRIVER. The protocol is plain JSON over HTTP, spoken here with
@@ -19,7 +21,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,15 @@ DRIVERS = ("chromedriver", "/usr/lib/chromium/chromedriver")
 # the tracking server.
 DESKTOP_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
                  "Chrome/131.0.0.0 Safari/537.36")
+# A quiet browser for tests: headless, as root in CI, and nothing fetched behind the test's back
+# (updates, sync, component downloads), so a test reaches only the servers it started.
+BASE_ARGS = ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+             "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+             "--disable-background-networking", "--disable-sync", "--mute-audio",
+             "--disable-component-update")
+# Capabilities start_browser sets itself: Chromium's options carry the binary and the profile,
+# which a caller's value would silently replace (extra flags go in ``args``).
+_OWN_CAPABILITIES = frozenset({"browserName", "goog:chromeOptions"})
 
 
 class BrowserUnavailable(RuntimeError):
@@ -117,28 +128,47 @@ def wait_for(check: Callable[[], T], timeout: float = 10.0, every: float = 0.05)
         time.sleep(every)
 
 
+def session_capabilities(browser_bin: Path, profile: Path, user_agent: str | None,
+                         args: Sequence[str] = (),
+                         capabilities: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The W3C capabilities of a new session: ours, then the caller's ``capabilities`` (say
+    ``acceptInsecureCerts``), with the caller's ``args`` after the base Chromium flags."""
+    extra = _caller_capabilities(capabilities)
+    flags = [*BASE_ARGS, f"--user-data-dir={profile}"]
+    if user_agent:
+        flags.append(f"--user-agent={user_agent}")
+    flags.extend(args)
+    return {"browserName": "chrome", "pageLoadStrategy": "normal", **extra,
+            "goog:chromeOptions": {"binary": str(browser_bin), "args": flags}}
+
+
+def _caller_capabilities(capabilities: Mapping[str, Any] | None) -> dict[str, Any]:
+    extra = dict(capabilities or {})
+    taken = sorted(_OWN_CAPABILITIES & set(extra))
+    if taken:
+        raise ValueError(f"start_browser sets {', '.join(taken)} itself: pass Chromium flags "
+                         "as args")
+    return extra
+
+
 @contextmanager
-def start_browser(user_agent: str | None = DESKTOP_AGENT,
-                  timeout: float = 30.0) -> Iterator[Browser]:
-    """A headless Chromium with a fresh profile; :class:`BrowserUnavailable` without one."""
+def start_browser(user_agent: str | None = DESKTOP_AGENT, timeout: float = 30.0,
+                  args: Sequence[str] = (),
+                  capabilities: Mapping[str, Any] | None = None) -> Iterator[Browser]:
+    """A headless Chromium with a fresh profile; :class:`BrowserUnavailable` without one.
+    ``args`` are extra Chromium flags, ``capabilities`` extra W3C session capabilities."""
+    _caller_capabilities(capabilities)  # a mistake fails here, before anything is started
     browser_bin, driver_bin = find_binaries()
     port = free_port()
     profile = Path(tempfile.mkdtemp(prefix="engine-chromium-"))
+    wanted = session_capabilities(browser_bin, profile, user_agent, args, capabilities)
     driver = subprocess.Popen([str(driver_bin), f"--port={port}", "--silent"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=timeout)
     session = None
     try:
         wait_for(lambda: _ready(http), timeout=timeout, every=0.05)
-        args = ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--no-first-run", "--no-default-browser-check", "--disable-extensions",
-                "--disable-background-networking", "--disable-sync", "--mute-audio",
-                f"--user-data-dir={profile}"]
-        if user_agent:
-            args.append(f"--user-agent={user_agent}")
-        created = http.post("/session", json={"capabilities": {"alwaysMatch": {
-            "browserName": "chrome", "pageLoadStrategy": "normal",
-            "goog:chromeOptions": {"binary": str(browser_bin), "args": args}}}})
+        created = http.post("/session", json={"capabilities": {"alwaysMatch": wanted}})
         value = created.json().get("value", {})
         if created.status_code != 200:
             reason = str(value.get("message", value)).splitlines()[-1][:300]
@@ -157,6 +187,7 @@ def start_browser(user_agent: str | None = DESKTOP_AGENT,
             driver.wait(10)
         except subprocess.TimeoutExpired:
             driver.kill()
+            driver.wait(10)
         shutil.rmtree(profile, ignore_errors=True)
 
 
@@ -168,12 +199,13 @@ def _ready(http: httpx.Client) -> bool:
 
 
 @contextmanager
-def chromium(user_agent: str | None = DESKTOP_AGENT) -> Iterator[Browser]:
+def chromium(user_agent: str | None = DESKTOP_AGENT, args: Sequence[str] = (),
+             capabilities: Mapping[str, Any] | None = None) -> Iterator[Browser]:
     """For tests: the browser, or skip when there is none (fail instead when CI is set)."""
     import pytest
 
     try:
-        cm = start_browser(user_agent)
+        cm = start_browser(user_agent, args=args, capabilities=capabilities)
         browser = cm.__enter__()
     except BrowserUnavailable as exc:
         if in_ci():

@@ -6,6 +6,7 @@
     {{ sender.name }} {{ sender.address }}    who this message is from; sender.is_owner
     {{ org.name }} {{ org.postal_address }} {{ org.contact }} {{ org.address }}
     {{ flow }} {{ step }}           the flow and step that sent it
+    {{ site_url }}                  the company's site, no trailing slash: {{ site_url }}/pricing
     {{ scores.interest }}           scores, when the caller supplies them (alerts)
     {{ unsubscribe_url }}           marketing mail only
     {{ lead_url }}                  internal alerts only: the lead in the CRM, when configured
@@ -27,7 +28,8 @@ from typing import Any
 LANGUAGES = ("ja", "en")
 
 MARKETING_NAMES = frozenset({"lead", "owner", "sender", "org", "flow", "step", "greeting",
-                             "scores", "unsubscribe_url", "format_date", "format_number"})
+                             "scores", "unsubscribe_url", "format_date", "format_number",
+                             "site_url"})
 INTERNAL_NAMES = (MARKETING_NAMES - {"unsubscribe_url"}) | {"lead_url"}
 # Names Jinja itself provides that a template may use.
 JINJA_NAMES = frozenset({"range", "dict", "loop", "super", "self", "caller", "varargs",

@@ -158,6 +158,7 @@ class Renderer:
             "org": self.org,
             "flow": flow,
             "step": step,
+            "site_url": self.settings.site_url,
             "greeting": greeting(lead, language),
             "scores": Record(scores if isinstance(scores, Mapping) else {}),
             **self.helpers[language],

@@ -1,17 +1,19 @@
-"""Stand-ins on 127.0.0.1 for what the engine talks to in production: the SMTP relay and the
-customer's own web site on its real host name.
+"""Stand-ins on loopback for what the engine talks to in production: the SMTP relay and the
+customer's own web site.
 
     with MailCatcher() as mail:               # aiosmtpd; every accepted message kept
         mail.url                              # smtp://127.0.0.1:PORT?tls=none
         mail.messages_to("sato@...")          # parsed email.message.EmailMessage objects
-    with HttpsSite(pages, "www.example.co.jp", tmp_path) as site:
-        site.origin                           # https://www.example.co.jp
+    with HttpsSite(pages, tmp_path) as site:
+        site.origin                           # https://localhost:PORT
 
-Email templates link to the company's site by its real name (``https://www.example.co.jp/...``)
-and the tracking server only hands its visitor token to the configured site origins, so the
-test site must be reached under that name, over HTTPS: it serves TLS with a throwaway
-self-signed certificate (made by the ``openssl`` command), and the browser maps the name to
-this port (tests/e2e/chromium.py). Nothing leaves the machine.
+Email templates link to the company's site through the ``site_url`` setting, so the test points
+it (``ENGINE_SITE_URL``) and the tracking server's site origins at this site. The site is served
+over HTTPS, as a production site is (the page tag marks its cookie ``Secure`` there), with a
+throwaway self-signed certificate made by the ``openssl`` command, which the test's browser
+session accepts (``acceptInsecureCerts``). Its host is ``localhost``, while the tracking server
+is ``127.0.0.1``: two hosts, so the site's cookies and the tracker's stay apart, as they do in
+production. Nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -118,11 +120,11 @@ def skip_or_fail(reason: str) -> NoReturn:
 
 
 class HttpsSite(Site):
-    """The static test site, served over TLS and named by ``host`` (its origin is
-    ``https://host``). The TLS handshake runs in each request's own thread, so a browser's
-    idle pre-connection cannot hold up the accepting loop."""
+    """The static test site, served over TLS on 127.0.0.1 with a certificate for ``host``
+    (its origin is ``https://host:port``). The TLS handshake runs in each request's own thread,
+    so a browser's idle pre-connection cannot hold up the accepting loop."""
 
-    def __init__(self, pages: dict[str, str], host: str, folder: Path) -> None:
+    def __init__(self, pages: dict[str, str], folder: Path, host: str = "localhost") -> None:
         context = self_signed(host, folder)  # first: nothing is bound if this fails
         super().__init__(pages)
         self.host = host
@@ -144,4 +146,4 @@ class HttpsSite(Site):
 
     @property
     def origin(self) -> str:
-        return f"https://{self.host}"
+        return f"https://{self.host}:{self.port}"

@@ -4,13 +4,14 @@ A dormant customer (stage customer, consent with a legal basis, a cloud user, no
 days) sits in a store with the real flows/ and templates/. `engine run --once` at T0, a business
 morning in Tokyo, sends the revive_dormant intro over SMTP to a real aiosmtpd server. The test
 takes that message, opens its HTML in headless Chromium, clicks the tracked link and lands on
-the customer's site (served over TLS under its real name, www.example.co.jp, with the page tag),
-where it reads the pricing pages and a case study. The tracking server (the `engine serve` app
-on uvicorn, with its own clock between T0 and T1) records the click and the page views against
-the lead. `engine explain` shows `interest` rising past the goal; the next morning's tick (T1)
-hands the lead to inside sales and mails the owner's alert. A second browser session (a fresh
-profile) takes the message's List-Unsubscribe URL, sees the confirmation page and presses the
-button; no mail reaches the lead after that.
+the customer's site (a local HTTPS site with the page tag, which the templates link to through
+the `site_url` setting, here ENGINE_SITE_URL), where it reads the pricing pages and a case
+study. The tracking server (the `engine serve` app on uvicorn, with its own clock between T0
+and T1) records the click and the page views against the lead. `engine explain` shows
+`interest` rising past the goal; the next morning's tick (T1) hands the lead to inside sales
+and mails the owner's alert. A second browser session (a fresh profile) takes the message's
+List-Unsubscribe URL, sees the confirmation page and presses the button; no mail reaches the
+lead after that.
 
 It runs on both stores: a SQLite file, and PostgreSQL (the commands, each its own process, and
 the tracking server sharing one database, as several engine processes do in production).
@@ -61,15 +62,15 @@ from engine.store.schema import (
 )
 from engine.track import create_app
 from engine.track.settings import load_track_settings
-from tests.browser import Browser, wait_for
-from tests.e2e.chromium import chromium_for
+from tests.browser import Browser, chromium, wait_for
 from tests.e2e.loopback import HttpsSite, MailCatcher, ToolMissing, skip_or_fail
 from tests.engine.track.live import LiveServer
 from tests.pg import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 JST = ZoneInfo("Asia/Tokyo")
-SITE_HOST = "www.example.co.jp"
+# The test site's certificate is its own, made for the test (tests/e2e/loopback.py).
+TRUST_THE_TEST_SITE = {"acceptInsecureCerts": True}
 OWNER = "tanaka.k@example.co.jp"
 LEAD = "sato.hanako@sample-shoji.example.co.jp"
 COMPANY = "株式会社サンプル商事"
@@ -142,7 +143,7 @@ def business_mornings(today: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return t0, t0 + dt.timedelta(days=1)
 
 
-def engine_toml(tracker: str) -> str:
+def engine_toml(tracker: str, site: str) -> str:
     return f"""\
 tracking_url = "{tracker}"
 
@@ -157,7 +158,7 @@ message_id_domain = "mail.example.co.jp"
 "{OWNER}" = "田中 健"
 
 [tracking]
-site_origins = ["https://{SITE_HOST}"]
+site_origins = ["{site}"]
 
 [tracking.utm]
 utm_source = "nurture"
@@ -220,29 +221,29 @@ def world(tmp_path: Path, db_url: str) -> Iterator[World]:
     (work / "templates").symlink_to(ROOT / "templates")
     tracker_port = free_port()
     tracker = f"http://127.0.0.1:{tracker_port}"
-    (work / "engine.toml").write_text(engine_toml(tracker), encoding="utf-8")
     t0, t1 = business_mornings(dt.datetime.now(JST).date())
     store = db.connect(db_url)
     try:
         ids = seed(store, t0)
-        with MailCatcher() as mail:
-            # Every command reads the same engine.toml; the relay and the store come from the
-            # environment, as in production. No ENGINE_SECRET: the secret the store keeps is
-            # the one both sides use.
+        try:
+            site = HttpsSite(site_pages(tracker), tmp_path)
+        except ToolMissing as exc:
+            skip_or_fail(str(exc))
+        with site, MailCatcher() as mail:
+            (work / "engine.toml").write_text(engine_toml(tracker, site.origin), encoding="utf-8")
+            # Every command reads the same engine.toml; the relay, the store and the site the
+            # emails link to come from the environment, as in production. No ENGINE_SECRET:
+            # the secret the store keeps is the one both sides use.
             env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
             env.update(ENGINE_DB=db_url, ENGINE_SMTP_URL=mail.url, PYTHONUTF8="1",
-                       ENGINE_CONFIG=str(work / "engine.toml"))
+                       ENGINE_CONFIG=str(work / "engine.toml"), ENGINE_SITE_URL=site.origin)
             # `engine serve`, but on the test's clock: the same settings, flows and store.
             settings = load_settings(work / "engine.toml", env)
             track = load_track_settings(settings.site_origins, work / "engine.toml", env)
             clock = Clock(t0)
             app = create_app(store, settings, track, now=clock,
                              config=load_flow_config(str(work / "flows")))
-            try:
-                site = HttpsSite(site_pages(tracker), SITE_HOST, tmp_path)
-            except ToolMissing as exc:
-                skip_or_fail(str(exc))
-            with LiveServer(app, port=tracker_port), site:
+            with LiveServer(app, port=tracker_port):
                 yield World(work, env, store, mail, site, tracker, clock, t0, t1, ids)
     finally:
         store.dispose()
@@ -317,15 +318,16 @@ def check_intro(world: World, message: EmailMessage, row: Any) -> str:
     # Every web link goes through the tracker: the clicks, and the unsubscribe link itself.
     assert tracked and all(h in tracked or h == unsubscribe for h in web), web
     assert unsubscribe in links.hrefs
-    assert not any(SITE_HOST in h for h in links.hrefs)
+    assert not any(world.site.host in h for h in links.hrefs)  # no target in the mail
     assert all(h.startswith(("http:", "https:", "mailto:")) for h in links.hrefs)
     [pixel] = [s for s in links.images if s.startswith(f"{world.tracker}/o/")]
     assert pixel.endswith(".gif")
     text_links = re.findall(r"https?://[^\s)\]]+", text)
     assert text_links and all(u.startswith(world.tracker) for u in text_links), text_links
     # The targets live in the store, with the message, never in the link.
+    # The target is on the configured site (ENGINE_SITE_URL), not the templates' default one.
     assert row.payload["links"] == [
-        f"https://{SITE_HOST}{LANDING}?utm_medium=email&utm_campaign=revive_dormant"]
+        f"{world.site.origin}{LANDING}?utm_medium=email&utm_campaign=revive_dormant"]
     return html
 
 
@@ -354,7 +356,7 @@ def read_the_mail_and_visit(world: World, browser: Browser, html: str) -> None:
 
     world.clock.at += dt.timedelta(minutes=2)
     browser.click(f'a[href^="{world.tracker}/c/"]')
-    wait_for(lambda: browser.current_url.startswith(f"https://{SITE_HOST}{LANDING}"))
+    wait_for(lambda: browser.current_url.startswith(f"{world.site.origin}{LANDING}"))
     landed = urlsplit(browser.current_url)
     query = parse_qs(landed.query)
     assert query["utm_medium"] == ["email"] and query["utm_source"] == ["nurture"]
@@ -437,7 +439,7 @@ def test_dormant_customer_clicks_reads_is_handed_off_then_unsubscribes(world: Wo
     assert scanned.machine is True and scanned.properties["why"] == "head"
 
     # Between T0 and T1: the person opens the mail, clicks, reads four pages.
-    with chromium_for({SITE_HOST: world.site.port}) as browser:
+    with chromium(capabilities=TRUST_THE_TEST_SITE) as browser:
         read_the_mail_and_visit(world, browser, html)
     clicks = lead_events(world, "email_click")
     assert [(c.machine, c.link) for c in clicks] == [
@@ -481,7 +483,7 @@ def test_dormant_customer_clicks_reads_is_handed_off_then_unsubscribes(world: Wo
     queued = queue_send(world, intro, "checkin", "dormant/checkin.html",
                         world.t1 + dt.timedelta(hours=1))
     world.clock.at = world.t1 + dt.timedelta(hours=3)
-    with chromium_for({SITE_HOST: world.site.port}) as browser:
+    with chromium(capabilities=TRUST_THE_TEST_SITE) as browser:
         assert browser.cookies() == {}  # another device: nothing of the first session
         unsubscribe_in_browser(world, browser, unsubscribe_url(message, world.tracker))
     [suppression] = select(world.store, suppressions,
