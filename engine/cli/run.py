@@ -67,6 +67,10 @@ def run_once_cli(engine: Any, folder: Any, at: dt.datetime, settings: Any,
 
     report = run_once(engine, folder, at, settings, deliver=deliver, only=only)
     print_report(report)
+    stopped = getattr(report.delivery, "stopped", None)
+    if stopped:  # the relay refused our sender or is down: an operator must look
+        click.echo(f"engine: delivery stopped: {stopped}", err=True)
+        return 2
     return 0
 
 
@@ -87,7 +91,7 @@ def print_report(report: Any) -> None:
     console.print(f"policy gate: {g.allowed} may go, {g.deferred} deferred, {g.blocked} blocked; "
                   f"hand-offs: {h.assigned} assigned, {h.waiting} waiting for capacity")
     if report.delivery is not None:
-        console.print(f"delivery: {report.delivery}")
+        console.print(report.delivery.summary(), highlight=False)
 
 
 def serve_forever(engine: Any, folder: Any, settings: Any, only: set[str] | None,
@@ -117,8 +121,8 @@ def serve_forever(engine: Any, folder: Any, settings: Any, only: set[str] | None
             if stop.is_set() or not deliver:
                 return
             result = deliver_due(engine, folder, dt.datetime.now(dt.UTC), settings, secret)
-            if result is not None and getattr(result, "total", True):
-                click.echo(f"delivery: {result}")
+            if any(result.counts.values()):
+                click.echo(result.summary())
 
     scheduler = BackgroundScheduler(timezone=dt.UTC, job_defaults={
         "coalesce": True, "max_instances": 1, "misfire_grace_time": 300})

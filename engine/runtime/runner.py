@@ -102,7 +102,7 @@ def run_once(engine: Engine, folder: Folder, at: dt.datetime, settings: Settings
 def deliver_due(engine: Engine, folder: Folder, at: dt.datetime, settings: Settings,
                 secret: bytes, build: Callable[..., Any] | None = None) -> Any:
     """Hand what is due to the delivery layer (SMTP, or .eml files without an SMTP URL)."""
-    from engine.delivery import deliver_due as deliver  # type: ignore[attr-defined]
+    from engine.delivery import deliver_due as deliver
 
     gate = Gate(folder)
     if build is None:
@@ -111,24 +111,12 @@ def deliver_due(engine: Engine, folder: Folder, at: dt.datetime, settings: Setti
 
 
 def message_builder(settings: Settings, secret: bytes) -> Callable[..., Any]:
-    """The delivery layer's ``build(row, lead)``: a send renders the flow's template for the
-    lead; a notification renders the alert template to the owner or team."""
-    from engine.mail.render import MailJob, Renderer
+    """The delivery layer's ``build(row, lead)``: sends render the flow's template for the lead,
+    notifications the alert template to the owner or team."""
+    from engine.delivery.build import renderer_build
+    from engine.mail.render import Renderer
 
-    renderer = Renderer(settings, secret)
-
-    def build(row: Any, lead: dict[str, Any]) -> Any:
-        payload = row.payload or {}
-        if row.action == "notify":
-            return renderer.notification(row.template, lead, row.flow, row.step,
-                                         payload.get("to"), message_id=row.message_id)
-        return renderer.message(MailJob(
-            template=row.template, lead=lead, flow=row.flow, step=row.step,
-            outbox_id=int(row.id), message_id=row.message_id,
-            sender_owner=bool(payload.get("sender_owner")),
-            sender_address=payload.get("sender_address")))
-
-    return build
+    return renderer_build(Renderer(settings, secret))
 
 
 # ---------------------------------------------------------------- plan
