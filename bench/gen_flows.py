@@ -83,6 +83,21 @@ def flow_text(i: int, rng: random.Random) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The templates the flows use, valid for `engine check` (engine/mail/check.py): marketing mail
+# extends the repository's layout (unsubscribe link, sender and postal address in its footer).
+LAYOUT = Path(__file__).resolve().parent.parent / "templates" / "ja" / "_layout.html"
+EMAIL = """{%% extends "_layout.html" %%}
+{%% block subject %%}Benchmark: %s{%% endblock %%}
+{%% block content %%}
+<p>{{ greeting }}</p>
+<p>%s</p>
+{%% endblock %%}
+"""
+ALERT = """{% block subject %}Benchmark alert: {{ lead.company }}{% endblock %}
+{{ lead.company }} / {{ lead.last_name }} <{{ lead.email }}>
+"""
+
+
 def generate(out: Path, n: int) -> list[Path]:
     rng = random.Random(20261123)
     out.mkdir(parents=True, exist_ok=True)
@@ -94,9 +109,11 @@ def generate(out: Path, n: int) -> list[Path]:
         paths.append(p)
     tdir = out.parent / "templates" / "ja" / "bench"
     tdir.mkdir(parents=True, exist_ok=True)
-    for name in ("intro.html", "deep.html", "nudge.html", "case1.html", "case2.html",
-                 "case3.html", "alert.txt"):
-        (tdir / name).write_text("<p>{{ unsubscribe_url }}</p>\n", encoding="utf-8")
+    (tdir.parent / "_layout.html").write_text(LAYOUT.read_text(encoding="utf-8"),
+                                             encoding="utf-8")
+    for name in ("intro", "deep", "nudge", "case1", "case2", "case3"):
+        (tdir / f"{name}.html").write_text(EMAIL % (name, name), encoding="utf-8")
+    (tdir / "alert.txt").write_text(ALERT, encoding="utf-8")
     return paths
 
 

@@ -473,6 +473,20 @@ class FlowPriority:
 
 
 @dataclass(frozen=True, slots=True)
+class MoveStep:
+    """``move "intro+1" to checkin`` or ``move "old_offer" to exit "offer withdrawn"``: where
+    live enrollments go when a new version of the flow no longer has the step they wait at.
+
+    ``old`` is the runtime's label of that step (``dsl.labels``); ``to`` a named step of this
+    flow, or ``None`` when they leave the flow (with ``reason``, if given)."""
+
+    old: str
+    to: str | None
+    reason: str | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class Sender:
     owner: bool
     address: str | None = None  # fixed sender, or the fallback when the owner is unknown
@@ -610,7 +624,8 @@ class OnGoal:
 
 
 FlowItem = (
-    Schedule | EnterWhen | EnterOn | ExitWhen | GoalWhen | ReEnter | FlowPriority | OnGoal | Step
+    Schedule | EnterWhen | EnterOn | ExitWhen | GoalWhen | ReEnter | FlowPriority | MoveStep
+    | OnGoal | Step
 )
 
 

@@ -13,6 +13,7 @@ from dsl import ast as A
 from dsl.checks.definitions import check_definitions
 from dsl.checks.events import check_events
 from dsl.checks.logic import check_logic
+from dsl.checks.moves import check_moves
 from dsl.checks.names import check_names
 from dsl.checks.overlap import check_overlap
 from dsl.checks.references import check_references
@@ -36,6 +37,7 @@ Pass = Callable[[Sequence[A.Module], Context], list[Diagnostic]]
 PASSES: tuple[Pass, ...] = (
     check_structure, check_shared, check_logic, check_overlap,
     check_definitions, check_names, check_references, check_events, check_types, check_values,
+    check_moves,
 )
 
 

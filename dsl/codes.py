@@ -32,6 +32,7 @@ CODES: dict[str, str] = {
     "E0122": "a condition is missing",
     "E0123": "`is` followed by a comparison sign",
     "E0124": "a list compared with `=` instead of `in`",
+    "E0125": "`move` without the old step's label in double quotes",
     # E02xx: names
     "E0201": "an unknown name in a condition",
     "E0202": "an attribute, tier or score used alone, without a comparison",
@@ -56,6 +57,8 @@ CODES: dict[str, str] = {
     "E0221": "`set` on the email, or on something that is not an attribute",
     "E0222": "a name of the wrong kind (a segment compared, a team used as a value...)",
     "E0223": "a custom kind of event declared twice, or already built in",
+    "E0224": "`move` to a step the flow does not have (the target must be a named step)",
+    "E0225": "the same step label moved twice",
     # E03xx: types and values
     "E0301": "an unknown attribute type",
     "E0302": "values of two types that cannot be compared",
@@ -95,6 +98,16 @@ CODES: dict[str, str] = {
     "E0413": "a score with no point lines",
     "E0414": "an attribute with two merge rules",
     "E0415": "a source listed twice in one `prefer` list",
+    # E05xx: email templates (checked for the templates the flows use)
+    "E0501": "a template with a syntax error, or a filter or test mail templates do not have",
+    "E0502": "an unknown name in a template (docs/templates.md lists what templates see)",
+    "E0503": "an attribute that a template value does not have (`lead.compnay`)",
+    "E0504": "a marketing email (`send`) without an unsubscribe link",
+    "E0505": "a marketing email without the sender's name and postal address",
+    "E0506": "a template without a subject (`{% block subject %}`)",
+    "E0507": "a template that cannot be prepared for sending (CSS inlining, malformed HTML)",
+    "E0508": "code outside the blocks of a template that extends a layout (it would be ignored)",
+    "E0509": "`send` with a template that is not HTML (plain text is for `notify`)",
     # W: warnings (exit code stays 0)
     "W0100": "an empty file, or one that defines nothing",
     "W0101": "a condition that can never be true",
@@ -108,6 +121,7 @@ CODES: dict[str, str] = {
     "W0109": "a score half-life longer than its window",
     "W0110": "a flow whose leads would exit as soon as they enter",
     "W0111": "two flows that can email the same lead on the same day",
+    "W0112": "a `move` that never applies: its old label is still a step of the flow",
 }
 
 

@@ -327,9 +327,17 @@ def _flow_item(i: A.FlowItem) -> Stmt | list[Stmt]:
         return _st(f"re-enter {after}", i, i.after)
     if isinstance(i, A.FlowPriority):
         return _st(f"priority {i.value}", i)
+    if isinstance(i, A.MoveStep):
+        return _st(move(i), i)
     if isinstance(i, A.OnGoal):
         return _st("on goal:", i, children=_block(i.steps), blank=FORCE)
     return _step(i)
+
+
+def move(m: A.MoveStep) -> str:
+    if m.to is not None:
+        return f"move {quote(m.old)} to {m.to}"
+    return f"move {quote(m.old)} to exit" + (f" {quote(m.reason)}" if m.reason is not None else "")
 
 
 def _schedule(s: A.Schedule) -> str:

@@ -15,9 +15,10 @@ from lark.exceptions import LarkError, UnexpectedInput, VisitError
 from lark.indenter import Indenter
 
 from dsl import ast as A
+from dsl import lalr
 from dsl.diagnostics import Diagnostic, error, warning
 from dsl.syntax import translate
-from dsl.transform import ToAst
+from dsl.transform import Builder, ToAst
 
 MAX_BYTES = 1_000_000  # a flow file is hand-written; anything larger is a mistake
 MAX_NESTING = 32  # parentheses, and separately indented blocks
@@ -36,6 +37,8 @@ class FlowIndenter(Indenter):
 
 @functools.cache
 def lark_parser() -> Lark:
+    """Lark's parser for the grammar, building parse trees (the fallback path, error
+    reporting, and tests that look at trees)."""
     return Lark(
         GRAMMAR.read_text(encoding="utf-8"),
         parser="lalr",
@@ -46,6 +49,16 @@ def lark_parser() -> Lark:
         start="start",
         cache=True,  # the compiled tables are kept in the temp folder: 0.15 s less per start
     )
+
+
+@functools.cache
+def fast_tables() -> lalr.Tables | None:
+    """The same grammar's tables for the fast driver (``dsl.lalr``); None when this Lark is not
+    one the driver can mirror (then Lark parses everything, as it did before the driver)."""
+    try:
+        return lalr.Tables(lark_parser())
+    except (AttributeError, KeyError, ValueError):
+        return None
 
 
 def decode(path: str, data: bytes) -> tuple[str | None, list[Diagnostic]]:
@@ -80,8 +93,22 @@ def decode(path: str, data: bytes) -> tuple[str | None, list[Diagnostic]]:
     return text, []
 
 
+_CONTROL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_DEEP_INDENT = "\n" + " " * (4 * (MAX_NESTING + 1))
+
+
+def _surely_fine(text: str) -> bool:
+    """Whether the whole text is clear of everything ``_preflight`` looks for, found with a few
+    scans of the text instead of a walk over its lines (the common case)."""
+    return ("\t" not in text and _CONTROL.search(text) is None
+            and text.count("(") <= MAX_NESTING and text.count("not") <= MAX_NESTING
+            and _DEEP_INDENT not in text and not text.startswith(_DEEP_INDENT[1:]))
+
+
 def _preflight(path: str, text: str) -> list[Diagnostic]:
     """Problems Lark would report badly or not survive: tabs, control characters, deep nesting."""
+    if _surely_fine(text):
+        return []
     diags: list[Diagnostic] = []
     depth = 0
     for lineno, line in enumerate(text.split("\n"), start=1):
@@ -90,7 +117,7 @@ def _preflight(path: str, text: str) -> list[Diagnostic]:
             col = line.index("\t") + 1
             diags.append(error("E0104", "a tab is used for indentation", A.Span(
                 path, lineno, col, lineno, col + 1), "indent with spaces only (4 per level)"))
-        bad = re.search(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]", line)
+        bad = _CONTROL.search(line)
         if bad:
             col = bad.start() + 1
             diags.append(error("E0105", f"invisible control character U+{ord(bad.group()):04X}",
@@ -138,13 +165,13 @@ def parse_source(path: str, text: str) -> tuple[A.Module | None, list[Diagnostic
     diags = _preflight(path, text)
     if diags:
         return None, diags
-    parser = lark_parser()  # outside the try: a broken grammar is our bug, not the flow's
     items: list[A.Item] = []
     errors: list[Diagnostic] = []
+    builder = Builder(path)
     for first_line, chunk in _chunks(text):
-        module = _parse_chunk(parser, path, first_line, chunk, errors)
-        if module is not None:
-            items.extend(module.items)
+        found = _parse_chunk(builder, path, first_line, chunk, errors)
+        if found is not None:
+            items.extend(found)
     if errors:
         return None, _dedupe(errors)
     lines = text.count("\n") + 1
@@ -155,26 +182,26 @@ def parse_source(path: str, text: str) -> tuple[A.Module | None, list[Diagnostic
     return A.Module(path, tuple(items), span=A.Span(path, 1, 1, lines, 1)), []
 
 
-_TRANSFORMER: list[ToAst] = []
-
-
-def _transformer(path: str) -> ToAst:
-    """One transformer, built once (its callbacks are bound at construction), told the file's
-    name before each use; parsing is single-threaded."""
-    if not _TRANSFORMER:
-        _TRANSFORMER.append(ToAst(path))
-    _TRANSFORMER[0].file = path
-    return _TRANSFORMER[0]
-
-
-def _parse_chunk(parser: Lark, path: str, first_line: int, chunk: str,
-                 errors: list[Diagnostic]) -> A.Module | None:
+def _parse_chunk(builder: Builder, path: str, first_line: int, chunk: str,
+                 errors: list[Diagnostic]) -> tuple[A.Item, ...] | None:
     """Parse one top-level item; after an error, blank the offending line (and the block under
-    it) and try again, so the other mistakes in the same flow are reported too."""
+    it) and try again, so the other mistakes in the same flow are reported too.
+
+    The fast driver (``dsl.lalr``) goes first; whatever it gives up on, Lark parses, and Lark's
+    errors are what the diagnostics are made from."""
     lines = ("\n" * (first_line - 1) + chunk).split("\n")
     failed, last = False, 0
     for _ in range(MAX_RETRIES):
         padded = "\n".join(lines) + "\n"
+        tables = fast_tables()
+        if tables is not None:
+            try:
+                items = lalr.parse(tables, padded, builder)
+            except lalr.GiveUp:
+                pass
+            else:
+                return None if failed else items  # type: ignore[no-any-return]
+        parser = lark_parser()  # outside the try: a broken grammar is our bug, not the flow's
         try:
             tree = parser.parse(padded)
         except UnexpectedInput as exc:
@@ -185,7 +212,7 @@ def _parse_chunk(parser: Lark, path: str, first_line: int, chunk: str,
             if failed:
                 return None
             try:
-                return _transformer(path).transform(tree)
+                return ToAst(builder).transform(tree)  # type: ignore[no-any-return]
             except RecursionError:
                 errors.append(error("E0106", "this item is nested too deeply to read",
                                     A.Span(path, first_line, 1, first_line, 2),

@@ -228,6 +228,9 @@ def _unexpected_token(exc: UnexpectedToken, span: A.Span) -> Diagnostic:
     tok = exc.token
     expected = set(exc.expected)
     found = describe_token(tok)
+    if tok.type == "NAME" and tok == "move" and "_MOVE" in expected:
+        return error("E0125", "`move` is followed by the label of the old step, in double quotes",
+                     span, 'write it like: move "intro+1" to checkin')
     if tok.type == "_INDENT":
         return error("E0112", "this line is indented but nothing above it opens a block", span,
                      "line it up with the line above, or end the line above with `:`")

@@ -85,7 +85,7 @@ def _match(em: A.EventMatch, table: S.Symbols) -> Iterator[Diagnostic]:
 def check_events(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
     table = S.build(modules)
     out: list[Diagnostic] = []
-    for node, _flow, _file in per_folder(modules, "index", index).nodes:
-        if isinstance(node, A.EventMatch):
-            out.extend(_match(node, table))
+    for node, _flow, _file in per_folder(modules, "index", index).of(A.EventMatch):
+        assert isinstance(node, A.EventMatch)
+        out.extend(_match(node, table))
     return tidy(out)

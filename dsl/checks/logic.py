@@ -81,12 +81,14 @@ def _visit(c: A.Condition, r: Reasoner, out: list[Diagnostic]) -> None:
     conflict = r.never_true(c)
     if conflict is None:
         if isinstance(c, A.And):
+            shown = r.satisfiable(c)
             for item in c.items:
-                _visit(item, r, out)
-        elif isinstance(c, A.Count) and c.op == "at least" and c.n == 0:
-            out.append(warning("W0102", "this condition is always true", c.span,
-                               "did you mean `at least 1`?",
-                               "every lead has at least 0 of anything"))
+                if shown and not isinstance(item, A.And | A.Or | A.Not):
+                    _always_true(item, out)  # satisfiable as a part of `c`: nothing else to say
+                else:
+                    _visit(item, r, out)
+        else:
+            _always_true(c, out)
         return
     if isinstance(c, A.And):
         if any(isinstance(i, A.SegmentRef) and r.never_true(i) for i in c.items):
@@ -97,6 +99,12 @@ def _visit(c: A.Condition, r: Reasoner, out: list[Diagnostic]) -> None:
             return
     out.append(warning("W0101", "this condition can never be true", c.span, _hint(c, conflict),
                        conflict.note()))
+
+
+def _always_true(c: A.Condition, out: list[Diagnostic]) -> None:
+    if isinstance(c, A.Count) and c.op == "at least" and c.n == 0:
+        out.append(warning("W0102", "this condition is always true", c.span,
+                           "did you mean `at least 1`?", "every lead has at least 0 of anything"))
 
 
 def _hint(c: A.Condition, conflict: Conflict) -> str:

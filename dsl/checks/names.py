@@ -221,7 +221,7 @@ def check_names(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
     idx = per_folder(modules, "index", index)
     for leaf, _site in idx.leaves:
         out.extend(_leaf(leaf, table))
-    for node, flow, _file in idx.nodes:
-        if flow is not None and isinstance(node, STEPS):
+    for node, flow, _file in idx.of(*STEPS):
+        if flow is not None:
             out.extend(_step(node, table))
     return tidy(out)

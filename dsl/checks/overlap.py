@@ -10,6 +10,7 @@ the warning, naming the first earlier flow it collides with.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -53,23 +54,47 @@ def check_overlap(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]
     found.sort(key=lambda f: (f.span.file, f.span.line, f.span.column))
     senders = [s for s in (_sender(f, reasoner) for f in found) if s is not None]
     _choose_key(senders)
-    earlier: list[Sender] = []
+    near = _near(senders)
     out: list[Diagnostic] = []
-    for cur in senders:
-        for prev in earlier:
-            if (not _apart(prev.key_hull, cur.key_hull) and _same_day(prev, cur)
-                    and not reasoner.disjoint(prev.audience, cur.audience)):
+    for k, cur in enumerate(senders):
+        for j in near[k]:
+            prev = senders[j]
+            if _same_day(prev, cur) and not reasoner.disjoint(prev.audience, cur.audience):
                 out.append(_finding(prev, cur, caps))
                 break
-        earlier.append(cur)
+    return out
+
+
+def _near(senders: list[Sender]) -> list[list[int]]:
+    """For each sender, the earlier ones (by position, in order) that the key does not put
+    apart: every earlier sender without a key range, or whose range meets this one's. A sweep
+    over the ranges sorted by their low end finds the meeting pairs without trying them all."""
+    keyless = [k for k, s in enumerate(senders) if s.key_hull is None]
+    meets: list[list[int]] = [[] for _ in senders]
+    ranged = sorted((s.key_hull[0], k) for k, s in enumerate(senders) if s.key_hull is not None)
+    active: list[tuple[float, int]] = []  # (high end, index), lowest high end first
+    for lo, k in ranged:
+        while active and active[0][0] < lo:
+            heapq.heappop(active)  # ends below this range, and below every later one
+        for _, j in active:
+            meets[max(j, k)].append(min(j, k))
+        hull = senders[k].key_hull
+        assert hull is not None
+        heapq.heappush(active, (hull[1], k))
+    out: list[list[int]] = []
+    for k, s in enumerate(senders):
+        if s.key_hull is None:
+            out.append(list(range(k)))
+        else:
+            out.append(sorted({*meets[k], *(j for j in keyless if j < k)}))
     return out
 
 
 def _choose_key(senders: list[Sender]) -> None:
-    """Every pair of flows is compared, and a full comparison is costly: a folder of 1,000 flows
-    makes half a million pairs. Most folders keep audiences apart by the same attribute (a size
-    band, a score band), so the numeric subject bounded in the most flows becomes a key, and two
-    flows whose ranges on it do not meet are apart without further work."""
+    """Every pair of flows must be compared, and a full comparison is costly: a folder of 1,000
+    flows makes half a million pairs. Most folders keep audiences apart by the same attribute (a
+    size band, a score band), so the numeric subject bounded in the most flows becomes a key,
+    and two flows whose ranges on it do not meet are apart without further work (``_near``)."""
     counts: dict[Subject, int] = {}
     for s in senders:
         for subject in s.hulls:
@@ -79,10 +104,6 @@ def _choose_key(senders: list[Sender]) -> None:
     key = max(counts, key=lambda k: counts[k])
     for s in senders:
         s.key_hull = s.hulls.get(key)
-
-
-def _apart(a: tuple[float, float] | None, b: tuple[float, float] | None) -> bool:
-    return a is not None and b is not None and (a[1] < b[0] or b[1] < a[0])
 
 
 def _hulls(audience: list[Conjunct], r: Reasoner) -> dict[Subject, tuple[float, float]]:

@@ -132,7 +132,7 @@ def check_references(modules: Sequence[A.Module], ctx: Context) -> list[Diagnost
                                      word_span(first_line(on_goal.span), 0, "on goal"),
                                      "add a line `goal when <condition>` to the flow"))
     if ctx.templates is not None:
-        for node, flow, _file in idx.nodes:
-            if flow is not None and isinstance(node, A.Send | A.Notify):
+        for node, flow, _file in idx.of(A.Send, A.Notify):
+            if flow is not None:
                 out.extend(_templates(node, ctx.templates))
     return tidy(out)

@@ -23,7 +23,7 @@ KEYWORDS: dict[type, str] = {
     A.Send: "send", A.WaitFor: "wait", A.WaitUntil: "wait", A.WaitEvent: "wait", A.If: "if",
     A.Split: "split", A.Repeat: "repeat", A.SetAttr: "set", A.Notify: "notify",
     A.Handoff: "handoff", A.ExitStep: "exit", A.Flow: "flow", A.OnGoal: "on",
-    A.GoalWhen: "goal", A.ReEnter: "re-enter", A.FlowPriority: "priority",
+    A.GoalWhen: "goal", A.ReEnter: "re-enter", A.FlowPriority: "priority", A.MoveStep: "move",
 }
 ONCE: tuple[tuple[type, str], ...] = (
     (A.GoalWhen, "goal when"), (A.ReEnter, "re-enter"), (A.FlowPriority, "priority"),

@@ -192,7 +192,7 @@ def check_types(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
     idx = per_folder(modules, "index", index)
     for leaf, _site in idx.leaves:
         out.extend(_leaf(leaf, table))
-    for node, _flow, _file in idx.nodes:
+    for node, _flow, _file in idx.of(A.Shift, A.SetAttr, A.WaitUntil, A.AttributeDecl, A.Tier):
         if isinstance(node, A.Shift):
             out.extend(_shift(node, table))
         elif isinstance(node, A.SetAttr):

@@ -192,7 +192,8 @@ def _node(node: object) -> Iterator[Diagnostic]:
 def check_values(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     done: set[int] = set()
-    for node, _flow, _file in per_folder(modules, "index", index).nodes:
+    for node, _flow, _file in per_folder(modules, "index", index).of(A.Flow, A.Schedule,
+                                                                      *CHECKED):
         if isinstance(node, A.Flow):
             out.extend(_flow_schedule(node))
         elif isinstance(node, A.Schedule):

@@ -39,18 +39,27 @@ def _fields(cls: type) -> tuple[str, ...] | None:
 
 def nodes(root: object) -> Iterator[object]:
     """Every AST node under ``root`` (itself included), in document order."""
+    yield from node_list(root)
+
+
+def node_list(root: object) -> list[object]:
+    """``list(nodes(root))``, built in one loop (the index walks every node of a folder)."""
+    out: list[object] = []
     stack: list[object] = [root]
+    known = _FIELDS
     while stack:
         node = stack.pop()
         cls = type(node)
         if cls is tuple:
-            stack.extend(reversed(node))  # type: ignore[call-overload]
+            stack.extend(node[::-1])  # type: ignore[index]
             continue
-        names = _FIELDS[cls] if cls in _FIELDS else _fields(cls)
+        names = known[cls] if cls in known else _fields(cls)
         if names is None:
             continue
-        yield node
-        stack.extend(getattr(node, n) for n in reversed(names))
+        out.append(node)
+        if names:
+            stack.extend([getattr(node, n) for n in names[::-1]])
+    return out
 
 
 def leaves(cond: A.Condition) -> Iterator[A.Condition]:
@@ -130,13 +139,25 @@ def leaf_sites(modules: Sequence[A.Module]) -> Iterator[tuple[A.Condition, Site]
             yield leaf, site
 
 
+Found = tuple[object, A.Flow | None, str]
+
+
 @dataclass(frozen=True, slots=True)
 class Index:
     """One walk of a folder, shared by the passes: every node with its flow (``None`` outside
     flows) and file, and every comparison or behaviour with its site."""
 
-    nodes: tuple[tuple[object, A.Flow | None, str], ...]
+    nodes: tuple[Found, ...]
     leaves: tuple[tuple[A.Condition, Site], ...]
+    places: dict[type, list[int]] = dataclasses.field(default_factory=dict)  # class -> indexes
+
+    def of(self, *kinds: type) -> list[Found]:
+        """The nodes of these classes, in document order (a pass that wants a few kinds of
+        node need not look at all the others)."""
+        if len(kinds) == 1:
+            return [self.nodes[i] for i in self.places.get(kinds[0], ())]
+        where = sorted(i for kind in kinds for i in self.places.get(kind, ()))
+        return [self.nodes[i] for i in where]
 
 
 _last: tuple[Sequence[A.Module], tuple[int, ...], Index] | None = None
@@ -148,16 +169,20 @@ def index(modules: Sequence[A.Module]) -> Index:
     key = tuple(id(m) for m in modules)
     if _last is not None and _last[1] == key:
         return _last[2]
-    found: list[tuple[object, A.Flow | None, str]] = []
+    found: list[Found] = []
     sites: list[tuple[A.Condition, Site]] = []
     for m in modules:
         for item in m.items:
             flow = item if isinstance(item, A.Flow) else None
-            walked = list(nodes(item))
-            found.extend((node, flow, m.path) for node in walked)
+            walked = node_list(item)
+            path = m.path
+            found.extend([(node, flow, path) for node in walked])
             for cond, site in item_conditions(item, m.path, walked):
                 sites.extend((leaf, site) for leaf in leaves(cond))
-    result = Index(tuple(found), tuple(sites))
+    places: dict[type, list[int]] = {}
+    for i, (node, _flow, _path) in enumerate(found):
+        places.setdefault(type(node), []).append(i)
+    result = Index(tuple(found), tuple(sites), places)
     _last = (list(modules), key, result)  # holding the modules keeps their ids unique
     return result
 

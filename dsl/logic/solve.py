@@ -69,6 +69,7 @@ class Reasoner:
     def __init__(self, facts: Facts) -> None:
         self.facts = facts
         self._cache: dict[A.Condition, Conflict | None] = {}
+        self._possible: set[A.Condition] = set()  # shown satisfiable: a conjunct is possible
         self._items: dict[tuple[A.Condition, bool], list[Item]] = {}
         self._declared: dict[Subject, Item | None] = {}
 
@@ -82,8 +83,16 @@ class Reasoner:
         conjuncts = self.conjuncts(cond)
         if conjuncts and all(self.impossible(c) for c in conjuncts):
             found = self.conflict(conjuncts[0])
+        elif conjuncts:
+            self._possible.add(cond)
         self._cache[cond] = found
         return found
+
+    def satisfiable(self, cond: A.Condition) -> bool:
+        """Whether ``never_true`` found a conjunct of ``cond`` that some lead may satisfy. Then
+        every comparison or behaviour that ``cond`` requires (an item of its ``and``) is
+        satisfiable too: its items are a part of that conjunct's."""
+        return cond in self._possible
 
     def always_true(self, cond: A.Condition) -> Conflict | None:
         return self.never_true(A.Not(cond))

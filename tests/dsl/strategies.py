@@ -136,6 +136,8 @@ flow_items = st.one_of(
     st.builds(A.GoalWhen, conditions),
     st.builds(A.ReEnter, maybe(durations)),
     st.builds(A.FlowPriority, small),
+    st.builds(A.MoveStep, texts, names, st.none()),
+    st.builds(A.MoveStep, texts, st.none(), maybe(texts)),
     st.builds(A.OnGoal, blocks),
     steps,
 )

@@ -217,6 +217,41 @@ def test_overlapping_flows() -> None:
     assert "will defer one of them" in diag.notes[-1]
 
 
+def _brute_near(hulls: list[tuple[float, float] | None]) -> list[list[int]]:
+    def apart(a: tuple[float, float] | None, b: tuple[float, float] | None) -> bool:
+        return a is not None and b is not None and (a[1] < b[0] or b[1] < a[0])
+    return [[j for j in range(k) if not apart(hulls[j], hulls[k])] for k in range(len(hulls))]
+
+
+bounds = st.sampled_from([float("-inf"), -5.0, 0.0, 0.5, 1.0, 2.0, 10.0, 10.5, float("inf")])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.none() | st.tuples(bounds, bounds).map(lambda p: (min(p), max(p))),
+                max_size=25))
+def test_the_sweep_finds_exactly_the_pairs_the_key_does_not_separate(
+        hulls: list[tuple[float, float] | None]) -> None:
+    from dsl.checks.overlap import Sender, _near
+
+    flow = A.Flow("f", None, ())
+    send = A.Send(None, ("a.html",))
+    senders = [Sender(flow, send, [], frozenset(), frozenset(), key_hull=h) for h in hulls]
+    assert _near(senders) == _brute_near(hulls)
+
+
+def test_many_banded_flows_are_compared_with_their_neighbours_only() -> None:
+    """A thousand flows each owning a band of one attribute (the benchmark's shape): each is
+    compared with the one or two whose bands touch its own, not with every earlier flow."""
+    from dsl.checks.overlap import Sender, _near
+
+    flow = A.Flow("f", None, ())
+    send = A.Send(None, ("a.html",))
+    senders = [Sender(flow, send, [], frozenset(), frozenset(), key_hull=(10.0 * i, 10.0 * i + 10))
+               for i in range(1000)]
+    near = _near(senders)
+    assert near[0] == [] and all(near[k] == [k - 1] for k in range(1, 1000))
+
+
 # ---------------------------------------------------------------- robustness
 
 
