@@ -19,9 +19,8 @@ Internal notifications (``notify``: ``alerts/*.txt``, ``tasks/*``) need no unsub
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from jinja2.parser import Parser
 from dsl import ast as A
 from dsl import symbols
 from dsl.diagnostics import Diagnostic, did_you_mean, error
+from dsl.symbols import walk_steps
 from engine.mail.context import (
     INTERNAL_NAMES,
     JINJA_NAMES,
@@ -57,26 +57,21 @@ def uses(modules: Sequence[A.Module], files: set[str]) -> dict[str, Use]:
     """The templates the flows of ``files`` use; a template both sent and notified with counts
     as marketing (the stricter rules)."""
     found: dict[str, Use] = {}
-
-    def visit(node: object) -> Iterator[Use]:
-        if isinstance(node, A.Send):
-            for t in node.templates:
-                yield Use(t, MARKETING, node.span)
-        elif isinstance(node, A.Notify):
-            yield Use(node.template, INTERNAL, node.span)
-        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
-            for f in dataclasses.fields(node):
-                yield from visit(getattr(node, f.name))
-        elif isinstance(node, tuple):
-            for item in node:
-                yield from visit(item)
-
     for module in modules:
         if module.path not in files:
             continue
         for item in module.items:
-            if isinstance(item, A.Flow):
-                for use in visit(item):
+            if not isinstance(item, A.Flow):
+                continue
+            # steps only: walking every field of every node costs a fifth of `engine check`
+            for step, _parents in walk_steps(item):
+                if isinstance(step, A.Send):
+                    found_uses = [Use(t, MARKETING, step.span) for t in step.templates]
+                elif isinstance(step, A.Notify):
+                    found_uses = [Use(step.template, INTERNAL, step.span)]
+                else:
+                    continue
+                for use in found_uses:
                     if use.name not in found or use.kind == MARKETING:
                         found[use.name] = use
     return found
