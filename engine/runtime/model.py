@@ -65,10 +65,9 @@ class FlowRuntime:
         return found[0] if found else None
 
     @property
-    def moves(self) -> list[object]:
-        """`move "OLD" to NEW` lines (flows written before the construct existed have none)."""
-        kind = getattr(A, "MoveStep", None)
-        return self.flow.settings(kind) if kind is not None else []
+    def moves(self) -> list[A.MoveStep]:
+        """`move "OLD" to NEW` / `move "OLD" to exit "REASON"` lines."""
+        return self.flow.settings(A.MoveStep)
 
 
 @dataclass

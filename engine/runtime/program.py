@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dsl import ast as A
-
-START = "start"
-GOAL = "goal"
+from dsl.labels import GOAL, START
+from dsl.labels import step_name as step_label_name
 
 
 @dataclass(frozen=True)
@@ -64,15 +63,6 @@ def compile_flow(flow: A.Flow) -> Program:
     for i, ins in enumerate(program.instrs):
         program.labels.setdefault(ins.label, i)
     return program
-
-
-def step_label_name(step: A.Step) -> str | None:
-    """The name that labels a step, if it has one."""
-    if isinstance(step, A.Send):
-        return step.step_name
-    if isinstance(step, A.Split):
-        return step.name
-    return None
 
 
 Exit = tuple[int, str]  # (instruction index, field to patch: "next" or "head")

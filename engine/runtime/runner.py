@@ -168,15 +168,15 @@ def stranded_enrollments(conn: Connection, folder: Folder) -> list[dict[str, Any
             sa.select(enrollments.c.step, sa.func.count())
             .where(enrollments.c.flow == fr.name, enrollments.c.ended_at.is_(None))
             .group_by(enrollments.c.step)).all()
-        moves = {getattr(m, "old", None): m for m in fr.moves}
+        moves = {m.old: m for m in fr.moves}
         for step, count in rows:
             if step in fr.program.labels:
                 continue
             move = moves.get(step)
-            target = getattr(move, "to", None) if move is not None else None
+            target = move.to if move is not None else None
             out.append({"flow": fr.name, "step": step, "enrollments": int(count),
                         "goes_to": target or "exit",
-                        "reason": None if target else (getattr(move, "reason", None) or
+                        "reason": None if target else ((move.reason if move else None) or
                                                        f"step `{step}` was removed")})
     return out
 

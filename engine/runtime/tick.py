@@ -164,19 +164,19 @@ class Tick:
                    enrollments.c.version != version)).all()
         if not stale:
             return version
-        moves = {m.old: m for m in fr.moves}  # type: ignore[attr-defined]
+        moves = {m.old: m for m in fr.moves}
         for row in stale:
             values: dict[str, Any] = {"version": version}
             if row.step not in self.program.labels:
                 move = moves.get(row.step)
-                if move is not None and getattr(move, "to", None):
+                if move is not None and move.to:
                     values.update(step=move.to, state="active", wake_at=self.at,
                                   waiting_for=None)
                     self.journal(row.id, row.lead_id, move.to, "moved",
                                  {"from": row.step, "version": version})
                     self.report.moved += 1
                 else:
-                    reason = (getattr(move, "reason", None) if move is not None else None) or (
+                    reason = (move.reason if move is not None else None) or (
                         f"step `{row.step}` was removed in version {version}")
                     values.update(state="exited", ended_at=self.at, end_reason=reason)
                     self.journal(row.id, row.lead_id, row.step, "exit", {"reason": reason})

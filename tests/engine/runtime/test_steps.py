@@ -303,3 +303,18 @@ def test_explain_shows_what_the_engine_did_and_why(db_url: str, tmp_path) -> Non
     assert [(h["event"], h["step"]) for h in history] == [
         ("entered", "intro"), ("send", "intro"), ("send pending", "intro")]
     assert history[0]["reason"] == 'enter when stage is "lead"'
+
+
+def test_move_takes_stranded_enrollments_where_the_author_says(db_url: str) -> None:
+    engine = store(db_url)
+    v1 = folder('flow t:\n    enter when stage is "lead"\n    send intro "dormant/intro.html"\n'
+                '    wait 7 days\n    send tips "dormant/tips.html"\n')
+    moved = add_lead(engine, "a@example.com", T0, stage="lead")
+    tick(engine, v1, T0)
+    v2 = folder('flow t:\n    enter when stage is "lead"\n    move "intro+1" to tips\n'
+                '    send intro "dormant/intro.html"\n    send tips "dormant/tips.html"\n')
+    report = tick(engine, v2, T0 + days(1))
+    assert report.ticks[0].moved == 1
+    assert [r.template for r in intents(engine)] == ["dormant/intro.html", "dormant/tips.html"]
+    assert enrollment(engine, moved).state == "completed"
+    assert ("moved", "tips") in journal_events(engine, moved)
