@@ -74,11 +74,14 @@ class Context:
 @dataclass(frozen=True)
 class Event:
     """One thing that happened to a lead: its kind (``page_view``, a declared ``sales_call``...),
-    when (an aware instant), and its properties by language name (``url``, ``from``, ``to``...)."""
+    when (an aware instant), its properties by language name (``url``, ``from``, ``to``...), and
+    whether the tracking server judged it automated (``machine``: a link scanner's click, a
+    mail proxy's open), which scores ignore."""
 
     type: str
     at: dt.datetime
     props: Mapping[str, str | None] = field(default_factory=dict)
+    machine: bool = False
 
     def get(self, prop: str) -> str | None:
         return self.props.get(prop)

@@ -31,8 +31,10 @@ def lead_from_row(row: Mapping[Any, Any], ctx: Context) -> dict[str, Any]:
 
 
 def event_from_row(row: Mapping[Any, Any]) -> Event:
+    """An ``events`` row; ``machine`` is TRUE or NULL in the store (absent before migration
+    0004), so anything but TRUE is a person."""
     props = {prop: row.get(column) for prop, column in EVENT_COLUMNS.items()}
-    return Event(row["type"], row["occurred_at"], props)
+    return Event(row["type"], row["occurred_at"], props, machine=row.get("machine") is True)
 
 
 def load_lead(conn: sa.Connection, lead_id: int, ctx: Context) -> tuple[dict[str, Any],

@@ -4,7 +4,8 @@ by event, so that ``engine explain`` can show where every point came from.
 A line ``+P per <events> [in last D]`` gives P for each matching event inside its window (the
 line's, else the score's ``window``, else all time), times 0.5 ^ (age / half-life) when the score
 has a half-life (age from T in fractional days); ``+P when CONDITION`` gives P when the condition
-holds; ``at most M`` caps the total. A score is never unknown.
+holds; ``at most M`` caps the total. A score is never unknown. Events the tracking server flagged
+as automated (``Event.machine``) give no points.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def breakdown(score: A.Score, at: dt.datetime,
     for line in score.lines:
         if isinstance(line, A.EventPoints):
             for e in in_window(line.window or opts.window):
-                if matches(e, line.event):
+                if not e.machine and matches(e, line.event):
                     age = (at - M.utc(e.at)).total_seconds() / M.DAY
                     f = decay(age, h)
                     out.contributions.append(Contribution(

@@ -1,20 +1,24 @@
 """The SQL compiler's behaviour tests: event matches, counts in windows, the short verbs and
-recency, as subqueries over ``events`` correlated to the lead.
+recency, over ``events`` in one of two shapes the planner (engine.conditions.plan) chooses per
+test: *per lead*, correlated to the lead on the ``(lead_id, type, occurred_at)`` index, or
+*events first*, the window's matching events read once on ``(type, occurred_at)``.
 
-Shapes (measured in /work/shared/PERFORMANCE.md):
-
-- existence (``at least 1``, the verbs, ``last ... less than D ago``): ``EXISTS``; absence
-  (``no``, dormancy): ``NOT EXISTS``, never ``NOT IN``. Both dialects turn these into semi / anti
-  joins that walk the ``(lead_id, type, occurred_at)`` index.
-- ``at least N`` (N > 1): on SQLite a correlated ``count(*)`` per lead (SQLite wants the
-  selective lead filter first, then index lookups); on PostgreSQL ``id IN (SELECT lead_id ...
-  GROUP BY lead_id HAVING count(*) >= N)``, an events-first aggregate it hashes once.
-- ``at most N`` (N > 0): a correlated ``count(*) <= N`` on both (an anti-join shape would need
-  ``NOT IN`` over a large set).
+- existence (``at least 1``, the verbs, ``last ... less than D ago``): per lead ``EXISTS``;
+  events first ``leads.id IN (SELECT lead_id ...)``, the shape for rare or recent events (a
+  day's stage changes: SQLite probes a million leads otherwise).
+- absence (``no``, dormancy): ``NOT EXISTS``, never ``NOT IN`` (PERFORMANCE.md). Both dialects
+  turn ``EXISTS`` / ``NOT EXISTS`` into semi / anti joins on the index.
+- ``at least N`` (N > 1): per lead a correlated ``count(*) >= N``; events first ``leads.id IN
+  (SELECT lead_id ... GROUP BY lead_id HAVING count(*) >= N)``. Several such counts of the same
+  event kinds and window under one ``or`` share one pass over those events, one ``count(*)
+  FILTER (WHERE ...)`` each.
+- ``at most N`` (N > 0): a correlated ``count(*) <= N`` (an anti-join shape would need ``NOT
+  IN`` over a large set).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +27,8 @@ from sqlalchemy.sql import ColumnElement
 from dsl import ast as A
 from dsl import schema
 from engine.conditions import model as M
-from engine.conditions.model import ConditionError
+from engine.conditions.model import ConditionError, Context
+from engine.conditions.plan import Kind, Probe
 from engine.conditions.sql_values import Values
 from engine.store import fields
 from engine.store.schema import events, leads
@@ -111,19 +116,38 @@ class Events(Values):
 
     # ------------------------------------------------------------ shapes
 
+    def since(self, window: A.Duration | None) -> dt.datetime | None:
+        return None if window is None else self.at - M.span(window)
+
+    def events_first(self, kind: Kind, types: tuple[str, ...], window: A.Duration | None,
+                     rows: bool) -> bool:
+        """The planner's choice for a test of these events (``rows``: it reads columns beyond
+        type and time), knowing the lead tests before it."""
+        return self.planner.events_first(Probe(kind, types, self.since(window), self.at,
+                                               tuple(self.reach), rows))
+
     def exists(self, e: Alias, tests: list[ColumnElement[bool]]) -> ColumnElement[bool]:
         return sa.exists().where(e.c.lead_id == leads.c.id, *tests)
+
+    def found(self, e: Alias, tests: list[ColumnElement[bool]], types: tuple[str, ...],
+              window: A.Duration | None, rows: bool) -> ColumnElement[bool]:
+        """A matching event exists: ``EXISTS`` per lead, or a semi-join events first."""
+        if self.events_first("exists", types, window, rows):
+            return leads.c.id.in_(sa.select(e.c.lead_id).where(*tests))
+        return self.exists(e, tests)
 
     def count(self, e: Alias, tests: list[ColumnElement[bool]]) -> ColumnElement[Any]:
         return (sa.select(sa.func.count()).select_from(e)
                 .where(e.c.lead_id == leads.c.id, *tests).scalar_subquery())
 
-    def at_least(self, e: Alias, tests: list[ColumnElement[bool]], n: int) -> ColumnElement[bool]:
+    def at_least(self, e: Alias, tests: list[ColumnElement[bool]], n: int,
+                 types: tuple[str, ...], window: A.Duration | None,
+                 rows: bool) -> ColumnElement[bool]:
         if n <= 0:
             return sa.true()
         if n == 1:
-            return self.exists(e, tests)
-        if self.pg:
+            return self.found(e, tests, types, window, rows)
+        if self.events_first("count", types, window, rows):
             grouped = (sa.select(e.c.lead_id).where(*tests).group_by(e.c.lead_id)
                        .having(sa.func.count() >= self.number(n)))
             return leads.c.id.in_(grouped)
@@ -131,9 +155,10 @@ class Events(Values):
 
     def compile_count(self, c: A.Count) -> ColumnElement[bool]:
         e = self.events_alias()
+        types = M.event_types(c.event, self.ctx.symbols)
         tests = [*self.window_tests(e, c.window), *self.match_tests(e, c.event)]
         if c.op == "at least":
-            return self.at_least(e, tests, c.n)
+            return self.at_least(e, tests, c.n, types, c.window, bool(c.event.filters))
         if c.op == "no" or (c.op == "at most" and c.n <= 0):
             return ~self.exists(e, tests)
         if c.op == "at most":
@@ -142,7 +167,8 @@ class Events(Values):
 
     def compile_did(self, c: A.Did) -> ColumnElement[bool]:
         e = self.events_alias()
-        return self.exists(e, [*self.window_tests(e, c.window), *self.did_tests(e, c)])
+        return self.found(e, [*self.window_tests(e, c.window), *self.did_tests(e, c)],
+                          schema.VERBS[c.verb][0], c.window, c.target is not None)
 
     def compile_last_event(self, c: A.LastEvent) -> ColumnElement[bool]:
         """``more``: a match exists and none is at or after T - D; ``less``: one is."""
@@ -156,3 +182,76 @@ class Events(Values):
         return sa.and_(self.exists(old, [*self.window_tests(old, None),
                                          *self.match_tests(old, c.event)]),
                        ~self.exists(e, recent))
+
+    # ------------------------------------------------------------ counts read together
+
+    def compile_counts_together(self, items: list[A.Condition]) -> list[ColumnElement[bool]]:
+        """The items of an ``or``, compiled in order, except that ``at least N`` counts (N > 1,
+        directly or through segments) of the same event kinds in the same window become one
+        test that reads those events once (``reads_invoice or reads_expense or ...``)."""
+        keys = [shared_count_key(i, self.ctx) for i in items]
+        groups: dict[CountKey, list[A.Count]] = {}
+        for item, key in zip(items, keys, strict=True):
+            count = as_count(item, self.ctx)
+            if key is not None and count is not None:
+                groups.setdefault(key, []).append(count)
+        out: list[ColumnElement[bool]] = []
+        done: set[CountKey] = set()
+        for item, key in zip(items, keys, strict=True):
+            if key is None or len(groups[key]) < 2:
+                out.append(self.condition(item))
+            elif key not in done:
+                done.add(key)
+                out.append(self.any_count(groups[key]))
+        return out
+
+    def any_count(self, counts: list[A.Count]) -> ColumnElement[bool]:
+        """Any of ``counts`` (all ``at least N``, N > 1, same kinds and window) holds: one
+        pass over the events, a ``count(*) FILTER (WHERE <filters>)`` per count."""
+        e = self.events_alias()
+        types = M.event_types(counts[0].event, self.ctx.symbols)
+        window = counts[0].window
+        base = [*self.window_tests(e, window), self.types_test(e, types)]
+        filters = []
+        for c in counts:
+            tests = [t for f in c.event.filters for t in self.filter_tests(e, f, types)]
+            filters.append(sa.and_(*tests) if tests else None)
+        enough = [(sa.func.count() if f is None else sa.func.count().filter(f))
+                  >= self.number(c.n) for c, f in zip(counts, filters, strict=True)]
+        if all(f is not None for f in filters):  # only rows some count counts
+            base.append(sa.or_(*(f for f in filters if f is not None)))
+        if self.events_first("count", types, window, any(f is not None for f in filters)):
+            grouped = (sa.select(e.c.lead_id).where(*base).group_by(e.c.lead_id)
+                       .having(sa.or_(*enough)))
+            return leads.c.id.in_(grouped)
+        return (sa.select(sa.or_(*enough)).select_from(e)  # type: ignore[no-any-return]
+                .where(e.c.lead_id == leads.c.id, *base).scalar_subquery())
+
+
+CountKey = tuple[tuple[str, ...], float | None]
+
+
+def as_count(c: A.Condition, ctx: Context) -> A.Count | None:
+    """The count a condition is, through segment references (None for anything else, a
+    missing segment or a cycle: compiling the item itself then reports it)."""
+    seen: set[str] = set()
+    while isinstance(c, A.SegmentRef):
+        segment = ctx.symbols.segments.get(c.name)
+        if segment is None or c.name in seen:
+            return None
+        seen.add(c.name)
+        c = segment.condition
+    return c if isinstance(c, A.Count) else None
+
+
+def shared_count_key(c: A.Condition, ctx: Context) -> CountKey | None:
+    """For an ``at least N`` count (N > 1) that can share a pass over the events with others
+    under an ``or``: its event types and window (seconds); None for anything else."""
+    count = as_count(c, ctx)
+    if count is None or count.op != "at least" or count.n <= 1:
+        return None
+    try:
+        types = M.event_types(count.event, ctx.symbols)
+    except ConditionError:
+        return None
+    return (types, None if count.window is None else M.span(count.window).total_seconds())

@@ -1,5 +1,6 @@
 """State shared by the parts of the SQL compiler (values, events, scores): the context, T, the
-dialect, bound parameters and the joins a PostgreSQL score aggregate needs.
+dialect, the shape planner, bound parameters, the joins an events-first aggregate needs, and
+whether the node being compiled sits under a ``not``.
 
 Every literal of a condition becomes a *named bound parameter* made by :meth:`Base.param`; the
 names say what the value is (``since_3``, ``pattern_5``) so compiled SQL reads well in review,
@@ -18,6 +19,7 @@ from sqlalchemy.sql import ColumnElement, FromClause
 from dsl import ast as A
 from engine.conditions import model as M
 from engine.conditions.model import ConditionError, Context
+from engine.conditions.plan import Planner, StaticPlanner
 from engine.store.schema import events
 
 DIALECTS = ("sqlite", "postgresql")
@@ -25,7 +27,8 @@ T = TypeVar("T")
 
 
 class Base:
-    def __init__(self, ctx: Context, at: dt.datetime, dialect: str) -> None:
+    def __init__(self, ctx: Context, at: dt.datetime, dialect: str,
+                 planner: Planner | None = None) -> None:
         if dialect not in DIALECTS:
             raise ConditionError(f"conditions compile for {' and '.join(DIALECTS)}, "
                                  f"not {dialect}")
@@ -33,11 +36,19 @@ class Base:
         self.at = M.utc(at)
         self.today = M.today(self.at)
         self.dialect = dialect
-        # PostgreSQL score aggregates: (derived table, ON clause), LEFT JOINed to leads.
+        self.planner: Planner = planner if planner is not None else StaticPlanner(dialect)
+        # Events-first score aggregates: (derived table, ON clause), LEFT JOINed to leads.
         self.joins: list[tuple[FromClause, ColumnElement[bool]]] = []
-        self.scores: dict[str, ColumnElement[Any]] = {}
+        self.scores: dict[str, tuple[ColumnElement[Any], float | None]] = {}
         self._count = 0
         self._active: list[str] = []
+        # How many `not` enclose the node being compiled. Outside any `not`, a test that is
+        # NULL for an unknown value already acts as FALSE (WHERE, AND / OR, CASE WHEN all treat
+        # NULL so), so the guards that make it two-valued are needed only under a `not`.
+        self.negated = 0
+        # The lead-side tests ANDed before the node being compiled (for the planner's estimate
+        # of how many leads reach an event test).
+        self.reach: list[ColumnElement[bool]] = []
 
     @property
     def pg(self) -> bool:
@@ -70,6 +81,24 @@ class Base:
         """A fresh SQL identifier (aliases): never derived from a flow's names."""
         self._count += 1
         return f"{prefix}{self._count}"
+
+    # ------------------------------------------------------------ truth
+
+    def two_valued(self, test: ColumnElement[bool],
+                   *nullable: ColumnElement[Any]) -> ColumnElement[bool]:
+        """``test``, made FALSE rather than NULL for unknown operands when that can matter:
+        under a ``not`` (elsewhere NULL already acts as FALSE)."""
+        return definite(test, *nullable) if self.negated else test
+
+    def positive(self, fn: Callable[[], T]) -> T:
+        """Compile outside any enclosing ``not`` and lead-side context (a score's ``when``
+        lines: a CASE WHEN of their own, cached and shared by every use of the score)."""
+        negated, reach = self.negated, self.reach
+        self.negated, self.reach = 0, []
+        try:
+            return fn()
+        finally:
+            self.negated, self.reach = negated, reach
 
     # ------------------------------------------------------------ recursion
 

@@ -188,3 +188,30 @@ def test_segments_and_goal() -> None:
     assert holds("goal", {}, [ev("page_view", DAY)] * 3)  # plain >= 3
     with pytest.raises(ConditionError, match="outside a flow"):
         evaluate(A.GoalRef(), {}, [], T, CTX.for_flow(None))
+
+
+def test_scores_ignore_automated_events() -> None:
+    """A click or open the tracking server flagged as automated (a link scanner, a mail
+    proxy) gives no points; counts and the verbs still see it."""
+    def auto(kind: str, ago: dt.timedelta) -> Event:
+        return Event(kind, T - ago, {}, machine=True)
+
+    person, scanner = ev("email_click", DAY), auto("email_click", DAY)
+    assert score_value("plain", {}, [ev("page_view", DAY), auto("page_view", DAY)], T, CTX) \
+        == 1.0
+    assert score_value("interest", {}, [scanner, scanner], T, CTX) == 0.0
+    assert score_value("interest", {}, [person, scanner], T, CTX) == pytest.approx(
+        3 * 0.5 ** (1 / 10))
+    assert holds("at least 2 email clicks", events=[person, scanner])
+    assert holds("clicked any email", events=[scanner])
+
+
+def test_rows_carry_the_machine_flag() -> None:
+    """``events.machine`` is TRUE or NULL in the store, and absent before migration 0004:
+    only TRUE is automated."""
+    from engine.conditions.rows import event_from_row
+
+    row = {"type": "email_click", "occurred_at": T}
+    assert event_from_row({**row, "machine": True}).machine is True
+    assert event_from_row({**row, "machine": None}).machine is False
+    assert event_from_row(row).machine is False

@@ -1,6 +1,6 @@
 SELECT leads.id 
 FROM leads 
-WHERE leads.employees IS NOT NULL AND leads.employees >= %(n_1)s::INTEGER AND leads.industry IS NOT NULL AND leads.industry IN (%(text_2)s::VARCHAR, %(text_3)s::VARCHAR) ORDER BY leads.id
+WHERE leads.employees >= %(n_1)s::INTEGER AND leads.industry IN (%(text_2)s::VARCHAR, %(text_3)s::VARCHAR) ORDER BY leads.id
 -- parameters:
 --   n_1 = 500
 --   text_2 = 'trading'

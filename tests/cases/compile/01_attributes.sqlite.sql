@@ -1,6 +1,6 @@
 SELECT leads.id 
 FROM leads 
-WHERE leads.employees IS NOT NULL AND leads.employees >= :n_1 AND leads.industry IS NOT NULL AND leads.industry IN (:text_2, :text_3) ORDER BY leads.id
+WHERE leads.employees >= :n_1 AND leads.industry IN (:text_2, :text_3) ORDER BY leads.id
 -- parameters:
 --   n_1 = 500
 --   text_2 = 'trading'

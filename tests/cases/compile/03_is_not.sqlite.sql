@@ -1,5 +1,5 @@
 SELECT leads.id 
 FROM leads 
-WHERE leads.stage IS NOT NULL AND leads.stage != :text_1 ORDER BY leads.id
+WHERE leads.stage != :text_1 ORDER BY leads.id
 -- parameters:
 --   text_1 = 'lead'

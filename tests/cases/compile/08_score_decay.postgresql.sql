@@ -1,59 +1,64 @@
 SELECT leads.id 
-FROM leads LEFT OUTER JOIN (SELECT e1.lead_id AS lead_id, sum((CASE WHEN (e1.type = %(type_2)s::VARCHAR AND e1.occurred_at > %(since_3)s::TIMESTAMP WITH TIME ZONE) THEN %(points_4)s ELSE %(param_1)s END + CASE WHEN (e1.type = %(type_5)s::VARCHAR AND lower(e1.url COLLATE "C") LIKE %(pattern_6)s::VARCHAR ESCAPE '!' AND e1.occurred_at > %(since_7)s::TIMESTAMP WITH TIME ZONE) THEN %(points_8)s ELSE %(param_2)s END + CASE WHEN (e1.type = %(type_9)s::VARCHAR AND lower(e1.asset COLLATE "C") LIKE %(pattern_10)s::VARCHAR ESCAPE '!' AND e1.occurred_at > %(since_11)s::TIMESTAMP WITH TIME ZONE) THEN %(points_12)s ELSE %(param_3)s END + CASE WHEN (e1.type = %(type_13)s::VARCHAR AND e1.occurred_at > %(since_14)s::TIMESTAMP WITH TIME ZONE) THEN %(points_15)s ELSE %(param_4)s END + CASE WHEN (e1.type IN (%(type_16)s::VARCHAR, %(type_17)s::VARCHAR, %(type_18)s::VARCHAR, %(type_19)s::VARCHAR, %(type_20)s::VARCHAR, %(type_21)s::VARCHAR, %(type_22)s::VARCHAR) AND lower(CASE WHEN (e1.type = %(type_23)s::VARCHAR) THEN e1.url WHEN (e1.type = %(type_24)s::VARCHAR) THEN e1.link ELSE coalesce(e1.url, e1.link) END COLLATE "C") LIKE %(pattern_25)s::VARCHAR ESCAPE '!' AND e1.occurred_at > %(since_26)s::TIMESTAMP WITH TIME ZONE) THEN %(points_27)s ELSE %(param_5)s END) * power(%(half_30)s, CASE WHEN (((%(at_epoch_28)s - CAST(EXTRACT(epoch FROM e1.occurred_at) AS FLOAT)) / CAST(%(param_6)s AS FLOAT)) / CAST(%(half_life_29)s AS FLOAT) > %(param_7)s::INTEGER) THEN %(param_8)s ELSE ((%(at_epoch_28)s - CAST(EXTRACT(epoch FROM e1.occurred_at) AS FLOAT)) / CAST(%(param_6)s AS FLOAT)) / CAST(%(half_life_29)s AS FLOAT) END)) AS points 
+FROM leads LEFT OUTER JOIN (SELECT e1.lead_id AS lead_id, sum(CASE e1.type WHEN %(type_23)s::VARCHAR THEN %(points_2)s + CASE WHEN (lower(e1.link COLLATE "C") LIKE %(pattern_11)s::VARCHAR ESCAPE '!') THEN %(points_12)s ELSE %(param_1)s END WHEN %(type_24)s::VARCHAR THEN CASE WHEN (lower(e1.url COLLATE "C") LIKE %(pattern_3)s::VARCHAR ESCAPE '!') THEN %(points_4)s ELSE %(param_2)s END + CASE WHEN (lower(e1.url COLLATE "C") LIKE %(pattern_13)s::VARCHAR ESCAPE '!') THEN %(points_14)s ELSE %(param_3)s END WHEN %(type_25)s::VARCHAR THEN CASE WHEN (lower(e1.asset COLLATE "C") LIKE %(pattern_5)s::VARCHAR ESCAPE '!') THEN %(points_6)s ELSE %(param_4)s END + CASE WHEN (lower(coalesce(e1.url, e1.link) COLLATE "C") LIKE %(pattern_15)s::VARCHAR ESCAPE '!') THEN %(points_16)s ELSE %(param_5)s END WHEN %(type_26)s::VARCHAR THEN CASE WHEN (e1.occurred_at > %(since_7)s::TIMESTAMP WITH TIME ZONE) THEN %(points_8)s ELSE %(param_6)s END + CASE WHEN (lower(coalesce(e1.url, e1.link) COLLATE "C") LIKE %(pattern_19)s::VARCHAR ESCAPE '!') THEN %(points_20)s ELSE %(param_7)s END WHEN %(type_27)s::VARCHAR THEN CASE WHEN (lower(coalesce(e1.url, e1.link) COLLATE "C") LIKE %(pattern_9)s::VARCHAR ESCAPE '!') THEN %(points_10)s ELSE %(param_8)s END WHEN %(type_28)s::VARCHAR THEN CASE WHEN (lower(coalesce(e1.url, e1.link) COLLATE "C") LIKE %(pattern_17)s::VARCHAR ESCAPE '!') THEN %(points_18)s ELSE %(param_9)s END WHEN %(type_29)s::VARCHAR THEN CASE WHEN (lower(coalesce(e1.url, e1.link) COLLATE "C") LIKE %(pattern_21)s::VARCHAR ESCAPE '!') THEN %(points_22)s ELSE %(param_10)s END ELSE %(param_11)s END * power(%(half_32)s, ((%(at_epoch_30)s - CAST(EXTRACT(epoch FROM e1.occurred_at) AS FLOAT)) / CAST(%(param_12)s AS FLOAT)) / CAST(%(half_life_31)s AS FLOAT))) AS points 
 FROM events AS e1 
-WHERE e1.occurred_at <= %(at_31)s::TIMESTAMP WITH TIME ZONE AND e1.type IN (%(type_32)s::VARCHAR, %(type_33)s::VARCHAR, %(type_34)s::VARCHAR, %(type_35)s::VARCHAR, %(type_36)s::VARCHAR, %(type_37)s::VARCHAR, %(type_38)s::VARCHAR) AND e1.occurred_at > %(since_39)s::TIMESTAMP WITH TIME ZONE GROUP BY e1.lead_id) AS score40 ON score40.lead_id = leads.id 
-WHERE least(coalesce(score40.points, %(coalesce_1)s) + CASE WHEN (leads.industry IS NOT NULL AND leads.industry IN (%(text_41)s::VARCHAR, %(text_42)s::VARCHAR)) THEN %(points_43)s ELSE %(param_9)s END, %(cap_44)s) >= %(n_45)s::INTEGER ORDER BY leads.id
+WHERE e1.occurred_at <= %(at_33)s::TIMESTAMP WITH TIME ZONE AND e1.type IN (%(type_34)s::VARCHAR, %(type_35)s::VARCHAR, %(type_36)s::VARCHAR, %(type_37)s::VARCHAR, %(type_38)s::VARCHAR, %(type_39)s::VARCHAR, %(type_40)s::VARCHAR) AND e1.occurred_at > %(since_41)s::TIMESTAMP WITH TIME ZONE AND e1.machine IS NOT true GROUP BY e1.lead_id) AS score42 ON score42.lead_id = leads.id 
+WHERE coalesce(score42.points, %(coalesce_1)s) + CASE WHEN (leads.industry IN (%(text_43)s::VARCHAR, %(text_44)s::VARCHAR)) THEN %(points_45)s ELSE %(param_13)s END >= %(n_46)s::INTEGER ORDER BY leads.id
 -- parameters:
---   type_2 = 'email_click'
---   since_3 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   points_4 = 3.0
+--   type_23 = 'email_click'
+--   points_2 = 3.0
+--   pattern_11 = '%x!%!_%'
+--   points_12 = 7.0
 --   param_1 = 0.0
---   type_5 = 'page_view'
---   pattern_6 = '/pricing%'
---   since_7 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   points_8 = 10.0
+--   type_24 = 'page_view'
+--   pattern_3 = '/pricing%'
+--   points_4 = 10.0
 --   param_2 = 0.0
---   type_9 = 'download'
---   pattern_10 = 'wp-%'
---   since_11 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   points_12 = 15.0
+--   pattern_13 = '%x!%!_%'
+--   points_14 = 7.0
 --   param_3 = 0.0
---   type_13 = 'seminar'
---   since_14 = datetime.datetime(2026, 10, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   points_15 = 20.0
+--   type_25 = 'download'
+--   pattern_5 = 'wp-%'
+--   points_6 = 15.0
 --   param_4 = 0.0
---   type_16 = 'email_open'
---   type_17 = 'email_click'
---   type_18 = 'page_view'
---   type_19 = 'download'
---   type_20 = 'form_submit'
---   type_21 = 'seminar'
---   type_22 = 'exhibition'
---   type_23 = 'page_view'
---   type_24 = 'email_click'
---   pattern_25 = '%x!%!_%'
---   since_26 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   points_27 = 7.0
+--   pattern_15 = '%x!%!_%'
+--   points_16 = 7.0
 --   param_5 = 0.0
---   half_30 = 0.5
---   at_epoch_28 = 1795428000.0
---   param_6 = 86400.0
---   half_life_29 = 10.0
---   param_7 = 1000
---   param_8 = 1000.0
---   at_31 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
---   type_32 = 'email_click'
---   type_33 = 'page_view'
---   type_34 = 'download'
---   type_35 = 'seminar'
---   type_36 = 'email_open'
---   type_37 = 'form_submit'
---   type_38 = 'exhibition'
---   since_39 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   coalesce_1 = 0.0
---   text_41 = 'trading'
---   text_42 = 'maker'
---   points_43 = 5.0
+--   type_26 = 'seminar'
+--   since_7 = datetime.datetime(2026, 10, 24, 10, 0, tzinfo=datetime.timezone.utc)
+--   points_8 = 20.0
+--   param_6 = 0.0
+--   pattern_19 = '%x!%!_%'
+--   points_20 = 7.0
+--   param_7 = 0.0
+--   type_27 = 'email_open'
+--   pattern_9 = '%x!%!_%'
+--   points_10 = 7.0
+--   param_8 = 0.0
+--   type_28 = 'form_submit'
+--   pattern_17 = '%x!%!_%'
+--   points_18 = 7.0
 --   param_9 = 0.0
---   cap_44 = 60.0
---   n_45 = 40
+--   type_29 = 'exhibition'
+--   pattern_21 = '%x!%!_%'
+--   points_22 = 7.0
+--   param_10 = 0.0
+--   param_11 = 0.0
+--   half_32 = 0.5
+--   at_epoch_30 = 1795428000.0
+--   param_12 = 86400.0
+--   half_life_31 = 10.0
+--   at_33 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
+--   type_34 = 'email_click'
+--   type_35 = 'page_view'
+--   type_36 = 'download'
+--   type_37 = 'seminar'
+--   type_38 = 'email_open'
+--   type_39 = 'form_submit'
+--   type_40 = 'exhibition'
+--   since_41 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
+--   coalesce_1 = 0.0
+--   text_43 = 'trading'
+--   text_44 = 'maker'
+--   points_45 = 5.0
+--   param_13 = 0.0
+--   n_46 = 40

@@ -1,58 +1,63 @@
 SELECT leads.id 
 FROM leads 
-WHERE min((SELECT coalesce(sum((CASE WHEN (e1.type = :type_2 AND e1.occurred_at > :since_3) THEN :points_4 ELSE :param_1 END + CASE WHEN (e1.type = :type_5 AND lower(e1.url) LIKE :pattern_6 ESCAPE '!' AND e1.occurred_at > :since_7) THEN :points_8 ELSE :param_2 END + CASE WHEN (e1.type = :type_9 AND lower(e1.asset) LIKE :pattern_10 ESCAPE '!' AND e1.occurred_at > :since_11) THEN :points_12 ELSE :param_3 END + CASE WHEN (e1.type = :type_13 AND e1.occurred_at > :since_14) THEN :points_15 ELSE :param_4 END + CASE WHEN (e1.type IN (:type_16, :type_17, :type_18, :type_19, :type_20, :type_21, :type_22) AND lower(CASE WHEN (e1.type = :type_23) THEN e1.url WHEN (e1.type = :type_24) THEN e1.link ELSE coalesce(e1.url, e1.link) END) LIKE :pattern_25 ESCAPE '!' AND e1.occurred_at > :since_26) THEN :points_27 ELSE :param_5 END) * power(:half_30, CASE WHEN ((:at_julian_28 - julianday(e1.occurred_at)) / (:half_life_29 + 0.0) > :param_6) THEN :param_7 ELSE (:at_julian_28 - julianday(e1.occurred_at)) / (:half_life_29 + 0.0) END)), :coalesce_2) AS coalesce_1 
+WHERE (SELECT coalesce(sum(CASE e1.type WHEN :type_23 THEN :points_2 + CASE WHEN (e1.link LIKE :pattern_11 ESCAPE '!') THEN :points_12 ELSE :param_1 END WHEN :type_24 THEN CASE WHEN (e1.url LIKE :pattern_3 ESCAPE '!') THEN :points_4 ELSE :param_2 END + CASE WHEN (e1.url LIKE :pattern_13 ESCAPE '!') THEN :points_14 ELSE :param_3 END WHEN :type_25 THEN CASE WHEN (e1.asset LIKE :pattern_5 ESCAPE '!') THEN :points_6 ELSE :param_4 END + CASE WHEN (coalesce(e1.url, e1.link) LIKE :pattern_15 ESCAPE '!') THEN :points_16 ELSE :param_5 END WHEN :type_26 THEN CASE WHEN (e1.occurred_at > :since_7) THEN :points_8 ELSE :param_6 END + CASE WHEN (coalesce(e1.url, e1.link) LIKE :pattern_19 ESCAPE '!') THEN :points_20 ELSE :param_7 END WHEN :type_27 THEN CASE WHEN (coalesce(e1.url, e1.link) LIKE :pattern_9 ESCAPE '!') THEN :points_10 ELSE :param_8 END WHEN :type_28 THEN CASE WHEN (coalesce(e1.url, e1.link) LIKE :pattern_17 ESCAPE '!') THEN :points_18 ELSE :param_9 END WHEN :type_29 THEN CASE WHEN (coalesce(e1.url, e1.link) LIKE :pattern_21 ESCAPE '!') THEN :points_22 ELSE :param_10 END ELSE :param_11 END * power(:half_32, (:at_julian_30 - julianday(e1.occurred_at)) / (:half_life_31 + 0.0))), :coalesce_2) AS coalesce_1 
 FROM events AS e1 
-WHERE e1.lead_id = leads.id AND e1.occurred_at <= :at_31 AND e1.type IN (:type_32, :type_33, :type_34, :type_35, :type_36, :type_37, :type_38) AND e1.occurred_at > :since_39) + CASE WHEN (leads.industry IS NOT NULL AND leads.industry IN (:text_40, :text_41)) THEN :points_42 ELSE :param_8 END, :cap_43) >= :n_44 ORDER BY leads.id
+WHERE e1.lead_id = leads.id AND e1.occurred_at <= :at_33 AND e1.type IN (:type_34, :type_35, :type_36, :type_37, :type_38, :type_39, :type_40) AND e1.occurred_at > :since_41 AND e1.machine IS NOT 1) + CASE WHEN (leads.industry IN (:text_42, :text_43)) THEN :points_44 ELSE :param_12 END >= :n_45 ORDER BY leads.id
 -- parameters:
---   type_2 = 'email_click'
---   since_3 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   points_4 = 3.0
+--   type_23 = 'email_click'
+--   points_2 = 3.0
+--   pattern_11 = '%x!%!_%'
+--   points_12 = 7.0
 --   param_1 = 0.0
---   type_5 = 'page_view'
---   pattern_6 = '/pricing%'
---   since_7 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   points_8 = 10.0
+--   type_24 = 'page_view'
+--   pattern_3 = '/pricing%'
+--   points_4 = 10.0
 --   param_2 = 0.0
---   type_9 = 'download'
---   pattern_10 = 'wp-%'
---   since_11 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   points_12 = 15.0
+--   pattern_13 = '%x!%!_%'
+--   points_14 = 7.0
 --   param_3 = 0.0
---   type_13 = 'seminar'
---   since_14 = datetime.datetime(2026, 10, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   points_15 = 20.0
+--   type_25 = 'download'
+--   pattern_5 = 'wp-%'
+--   points_6 = 15.0
 --   param_4 = 0.0
---   type_16 = 'email_open'
---   type_17 = 'email_click'
---   type_18 = 'page_view'
---   type_19 = 'download'
---   type_20 = 'form_submit'
---   type_21 = 'seminar'
---   type_22 = 'exhibition'
---   type_23 = 'page_view'
---   type_24 = 'email_click'
---   pattern_25 = '%x!%!_%'
---   since_26 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   points_27 = 7.0
+--   pattern_15 = '%x!%!_%'
+--   points_16 = 7.0
 --   param_5 = 0.0
---   half_30 = 0.5
---   at_julian_28 = 2461367.9166666665
---   half_life_29 = 10.0
---   param_6 = 1000
---   param_7 = 1000.0
---   coalesce_2 = 0.0
---   at_31 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
---   type_32 = 'email_click'
---   type_33 = 'page_view'
---   type_34 = 'download'
---   type_35 = 'seminar'
---   type_36 = 'email_open'
---   type_37 = 'form_submit'
---   type_38 = 'exhibition'
---   since_39 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   text_40 = 'trading'
---   text_41 = 'maker'
---   points_42 = 5.0
+--   type_26 = 'seminar'
+--   since_7 = datetime.datetime(2026, 10, 24, 10, 0, tzinfo=datetime.timezone.utc)
+--   points_8 = 20.0
+--   param_6 = 0.0
+--   pattern_19 = '%x!%!_%'
+--   points_20 = 7.0
+--   param_7 = 0.0
+--   type_27 = 'email_open'
+--   pattern_9 = '%x!%!_%'
+--   points_10 = 7.0
 --   param_8 = 0.0
---   cap_43 = 60.0
---   n_44 = 40
+--   type_28 = 'form_submit'
+--   pattern_17 = '%x!%!_%'
+--   points_18 = 7.0
+--   param_9 = 0.0
+--   type_29 = 'exhibition'
+--   pattern_21 = '%x!%!_%'
+--   points_22 = 7.0
+--   param_10 = 0.0
+--   param_11 = 0.0
+--   half_32 = 0.5
+--   at_julian_30 = 2461367.9166666665
+--   half_life_31 = 10.0
+--   coalesce_2 = 0.0
+--   at_33 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
+--   type_34 = 'email_click'
+--   type_35 = 'page_view'
+--   type_36 = 'download'
+--   type_37 = 'seminar'
+--   type_38 = 'email_open'
+--   type_39 = 'form_submit'
+--   type_40 = 'exhibition'
+--   since_41 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
+--   text_42 = 'trading'
+--   text_43 = 'maker'
+--   points_44 = 5.0
+--   param_12 = 0.0
+--   n_45 = 40

@@ -1,6 +1,6 @@
 SELECT leads.id 
 FROM leads 
-WHERE leads.stage IS NOT NULL AND leads.stage = %(text_1)s::VARCHAR AND NOT (EXISTS (SELECT * 
+WHERE leads.stage = %(text_1)s::VARCHAR AND NOT (EXISTS (SELECT * 
 FROM events AS e2 
 WHERE e2.lead_id = leads.id AND e2.occurred_at <= %(at_3)s::TIMESTAMP WITH TIME ZONE AND e2.occurred_at > %(since_4)s::TIMESTAMP WITH TIME ZONE AND e2.type IN (%(type_5)s::VARCHAR, %(type_6)s::VARCHAR, %(type_7)s::VARCHAR, %(type_8)s::VARCHAR, %(type_9)s::VARCHAR, %(type_10)s::VARCHAR, %(type_11)s::VARCHAR))) ORDER BY leads.id
 -- parameters:

@@ -1,6 +1,6 @@
 SELECT leads.id 
 FROM leads 
-WHERE leads.stage IS NOT NULL AND leads.stage = :text_1 AND NOT (EXISTS (SELECT * 
+WHERE leads.stage = :text_1 AND NOT (EXISTS (SELECT * 
 FROM events AS e2 
 WHERE e2.lead_id = leads.id AND e2.occurred_at <= :at_3 AND e2.occurred_at > :since_4 AND e2.type IN (:type_5, :type_6, :type_7, :type_8, :type_9, :type_10, :type_11))) ORDER BY leads.id
 -- parameters:

@@ -1,6 +1,6 @@
 SELECT leads.id 
 FROM leads 
-WHERE coalesce(CASE WHEN json_type(leads.custom, '$.' || json_quote(:param_1)) = 'text' AND date(json_extract(leads.custom, '$.' || json_quote(:param_1)), '+0 days') = json_extract(leads.custom, '$.' || json_quote(:param_1)) AND json_extract(leads.custom, '$.' || json_quote(:param_1)) >= '1000-01-01' THEN json_extract(leads.custom, '$.' || json_quote(:param_1)) END >= :today_1 AND CASE WHEN json_type(leads.custom, '$.' || json_quote(:param_1)) = 'text' AND date(json_extract(leads.custom, '$.' || json_quote(:param_1)), '+0 days') = json_extract(leads.custom, '$.' || json_quote(:param_1)) AND json_extract(leads.custom, '$.' || json_quote(:param_1)) >= '1000-01-01' THEN json_extract(leads.custom, '$.' || json_quote(:param_1)) END <= :until_2, 0) = 1 ORDER BY leads.id
+WHERE CASE WHEN json_type(leads.custom, '$.' || json_quote(:param_1)) = 'text' AND date(json_extract(leads.custom, '$.' || json_quote(:param_1)), '+0 days') = json_extract(leads.custom, '$.' || json_quote(:param_1)) AND json_extract(leads.custom, '$.' || json_quote(:param_1)) >= '1000-01-01' THEN json_extract(leads.custom, '$.' || json_quote(:param_1)) END BETWEEN :today_1 AND :until_2 ORDER BY leads.id
 -- parameters:
 --   param_1 = 'renewal_date'
 --   today_1 = datetime.date(2026, 11, 23)

@@ -2,11 +2,11 @@ SELECT leads.id
 FROM leads 
 WHERE (SELECT count(*) AS count_1 
 FROM events AS e1 
-WHERE e1.lead_id = leads.id AND e1.occurred_at <= :at_2 AND e1.occurred_at > :since_3 AND e1.type IN (:type_4, :type_5, :type_6, :type_7, :type_8, :type_9, :type_10)) >= :n_11 AND NOT (min((SELECT coalesce(sum((CASE WHEN (e12.type = :type_13 AND e12.occurred_at > :since_14) THEN :points_15 ELSE :param_1 END + CASE WHEN (e12.type = :type_16 AND lower(e12.url) LIKE :pattern_17 ESCAPE '!' AND e12.occurred_at > :since_18) THEN :points_19 ELSE :param_2 END + CASE WHEN (e12.type = :type_20 AND lower(e12.asset) LIKE :pattern_21 ESCAPE '!' AND e12.occurred_at > :since_22) THEN :points_23 ELSE :param_3 END + CASE WHEN (e12.type = :type_24 AND e12.occurred_at > :since_25) THEN :points_26 ELSE :param_4 END + CASE WHEN (e12.type IN (:type_27, :type_28, :type_29, :type_30, :type_31, :type_32, :type_33) AND lower(CASE WHEN (e12.type = :type_34) THEN e12.url WHEN (e12.type = :type_35) THEN e12.link ELSE coalesce(e12.url, e12.link) END) LIKE :pattern_36 ESCAPE '!' AND e12.occurred_at > :since_37) THEN :points_38 ELSE :param_5 END) * power(:half_41, CASE WHEN ((:at_julian_39 - julianday(e12.occurred_at)) / (:half_life_40 + 0.0) > :param_6) THEN :param_7 ELSE (:at_julian_39 - julianday(e12.occurred_at)) / (:half_life_40 + 0.0) END)), :coalesce_2) AS coalesce_1 
+WHERE e1.lead_id = leads.id AND e1.occurred_at <= :at_2 AND e1.occurred_at > :since_3 AND e1.type IN (:type_4, :type_5, :type_6, :type_7, :type_8, :type_9, :type_10)) >= :n_11 AND NOT ((SELECT coalesce(sum(CASE e12.type WHEN :type_34 THEN :points_13 + CASE WHEN (e12.link LIKE :pattern_22 ESCAPE '!') THEN :points_23 ELSE :param_1 END WHEN :type_35 THEN CASE WHEN (e12.url LIKE :pattern_14 ESCAPE '!') THEN :points_15 ELSE :param_2 END + CASE WHEN (e12.url LIKE :pattern_24 ESCAPE '!') THEN :points_25 ELSE :param_3 END WHEN :type_36 THEN CASE WHEN (e12.asset LIKE :pattern_16 ESCAPE '!') THEN :points_17 ELSE :param_4 END + CASE WHEN (coalesce(e12.url, e12.link) LIKE :pattern_26 ESCAPE '!') THEN :points_27 ELSE :param_5 END WHEN :type_37 THEN CASE WHEN (e12.occurred_at > :since_18) THEN :points_19 ELSE :param_6 END + CASE WHEN (coalesce(e12.url, e12.link) LIKE :pattern_30 ESCAPE '!') THEN :points_31 ELSE :param_7 END WHEN :type_38 THEN CASE WHEN (coalesce(e12.url, e12.link) LIKE :pattern_20 ESCAPE '!') THEN :points_21 ELSE :param_8 END WHEN :type_39 THEN CASE WHEN (coalesce(e12.url, e12.link) LIKE :pattern_28 ESCAPE '!') THEN :points_29 ELSE :param_9 END WHEN :type_40 THEN CASE WHEN (coalesce(e12.url, e12.link) LIKE :pattern_32 ESCAPE '!') THEN :points_33 ELSE :param_10 END ELSE :param_11 END * power(:half_43, (:at_julian_41 - julianday(e12.occurred_at)) / (:half_life_42 + 0.0))), :coalesce_2) AS coalesce_1 
 FROM events AS e12 
-WHERE e12.lead_id = leads.id AND e12.occurred_at <= :at_42 AND e12.type IN (:type_43, :type_44, :type_45, :type_46, :type_47, :type_48, :type_49) AND e12.occurred_at > :since_50) + CASE WHEN (leads.industry IS NOT NULL AND leads.industry IN (:text_51, :text_52)) THEN :points_53 ELSE :param_8 END, :cap_54) >= :n_55 OR (SELECT coalesce(sum(CASE WHEN (e56.type = :type_57) THEN :points_58 ELSE :param_9 END + CASE WHEN (e56.type = :type_59 AND e56.template = :text_60) THEN :points_61 ELSE :param_10 END + CASE WHEN (e56.type = :type_62 AND e56.occurred_at > :since_63) THEN :points_64 ELSE :param_11 END), :coalesce_4) AS coalesce_3 
-FROM events AS e56 
-WHERE e56.lead_id = leads.id AND e56.occurred_at <= :at_65 AND e56.type IN (:type_66, :type_67, :type_68)) + CASE WHEN coalesce(CASE json_type(leads.custom, '$.' || json_quote(:param_12)) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END = :flag_69, 0) THEN :points_70 ELSE :param_13 END >= :n_71) ORDER BY leads.id
+WHERE e12.lead_id = leads.id AND e12.occurred_at <= :at_44 AND e12.type IN (:type_45, :type_46, :type_47, :type_48, :type_49, :type_50, :type_51) AND e12.occurred_at > :since_52 AND e12.machine IS NOT 1) + CASE WHEN (leads.industry IN (:text_53, :text_54)) THEN :points_55 ELSE :param_12 END >= :n_56 OR (SELECT coalesce(sum(CASE e57.type WHEN :type_63 THEN :points_58 WHEN :type_64 THEN CASE WHEN (e57.template = :text_59) THEN :points_60 ELSE :param_13 END WHEN :type_65 THEN CASE WHEN (e57.occurred_at > :since_61) THEN :points_62 ELSE :param_14 END ELSE :param_15 END), :coalesce_4) AS coalesce_3 
+FROM events AS e57 
+WHERE e57.lead_id = leads.id AND e57.occurred_at <= :at_66 AND e57.type IN (:type_67, :type_68, :type_69) AND e57.machine IS NOT 1) + CASE WHEN (CASE json_type(leads.custom, '$.' || json_quote(:param_16)) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END = :flag_70) THEN :points_71 ELSE :param_17 END >= :n_72) ORDER BY leads.id
 -- parameters:
 --   at_2 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
 --   since_3 = datetime.datetime(2026, 11, 16, 10, 0, tzinfo=datetime.timezone.utc)
@@ -18,76 +18,81 @@ WHERE e56.lead_id = leads.id AND e56.occurred_at <= :at_65 AND e56.type IN (:typ
 --   type_9 = 'seminar'
 --   type_10 = 'exhibition'
 --   n_11 = 2
---   type_13 = 'email_click'
---   since_14 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   points_15 = 3.0
+--   type_34 = 'email_click'
+--   points_13 = 3.0
+--   pattern_22 = '%x!%!_%'
+--   points_23 = 7.0
 --   param_1 = 0.0
---   type_16 = 'page_view'
---   pattern_17 = '/pricing%'
---   since_18 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   points_19 = 10.0
+--   type_35 = 'page_view'
+--   pattern_14 = '/pricing%'
+--   points_15 = 10.0
 --   param_2 = 0.0
---   type_20 = 'download'
---   pattern_21 = 'wp-%'
---   since_22 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   points_23 = 15.0
+--   pattern_24 = '%x!%!_%'
+--   points_25 = 7.0
 --   param_3 = 0.0
---   type_24 = 'seminar'
---   since_25 = datetime.datetime(2026, 10, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   points_26 = 20.0
+--   type_36 = 'download'
+--   pattern_16 = 'wp-%'
+--   points_17 = 15.0
 --   param_4 = 0.0
---   type_27 = 'email_open'
---   type_28 = 'email_click'
---   type_29 = 'page_view'
---   type_30 = 'download'
---   type_31 = 'form_submit'
---   type_32 = 'seminar'
---   type_33 = 'exhibition'
---   type_34 = 'page_view'
---   type_35 = 'email_click'
---   pattern_36 = '%x!%!_%'
---   since_37 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   points_38 = 7.0
+--   pattern_26 = '%x!%!_%'
+--   points_27 = 7.0
 --   param_5 = 0.0
---   half_41 = 0.5
---   at_julian_39 = 2461367.9166666665
---   half_life_40 = 10.0
---   param_6 = 1000
---   param_7 = 1000.0
---   coalesce_2 = 0.0
---   at_42 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
---   type_43 = 'email_click'
---   type_44 = 'page_view'
---   type_45 = 'download'
---   type_46 = 'seminar'
---   type_47 = 'email_open'
---   type_48 = 'form_submit'
---   type_49 = 'exhibition'
---   since_50 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   text_51 = 'trading'
---   text_52 = 'maker'
---   points_53 = 5.0
+--   type_37 = 'seminar'
+--   since_18 = datetime.datetime(2026, 10, 24, 10, 0, tzinfo=datetime.timezone.utc)
+--   points_19 = 20.0
+--   param_6 = 0.0
+--   pattern_30 = '%x!%!_%'
+--   points_31 = 7.0
+--   param_7 = 0.0
+--   type_38 = 'email_open'
+--   pattern_20 = '%x!%!_%'
+--   points_21 = 7.0
 --   param_8 = 0.0
---   cap_54 = 60.0
---   n_55 = 30
---   type_57 = 'page_view'
---   points_58 = 1.0
+--   type_39 = 'form_submit'
+--   pattern_28 = '%x!%!_%'
+--   points_29 = 7.0
 --   param_9 = 0.0
---   type_59 = 'email_open'
---   text_60 = 'a'
---   points_61 = 2.0
+--   type_40 = 'exhibition'
+--   pattern_32 = '%x!%!_%'
+--   points_33 = 7.0
 --   param_10 = 0.0
---   type_62 = 'sales_call'
---   since_63 = datetime.datetime(2026, 11, 18, 10, 0, tzinfo=datetime.timezone.utc)
---   points_64 = 4.0
 --   param_11 = 0.0
---   coalesce_4 = 0.0
---   at_65 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
---   type_66 = 'page_view'
---   type_67 = 'email_open'
---   type_68 = 'sales_call'
---   param_12 = 'vip'
---   flag_69 = True
---   points_70 = -3.0
+--   half_43 = 0.5
+--   at_julian_41 = 2461367.9166666665
+--   half_life_42 = 10.0
+--   coalesce_2 = 0.0
+--   at_44 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
+--   type_45 = 'email_click'
+--   type_46 = 'page_view'
+--   type_47 = 'download'
+--   type_48 = 'seminar'
+--   type_49 = 'email_open'
+--   type_50 = 'form_submit'
+--   type_51 = 'exhibition'
+--   since_52 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
+--   text_53 = 'trading'
+--   text_54 = 'maker'
+--   points_55 = 5.0
+--   param_12 = 0.0
+--   n_56 = 30
+--   type_63 = 'page_view'
+--   points_58 = 1.0
+--   type_64 = 'email_open'
+--   text_59 = 'a'
+--   points_60 = 2.0
 --   param_13 = 0.0
---   n_71 = 3
+--   type_65 = 'sales_call'
+--   since_61 = datetime.datetime(2026, 11, 18, 10, 0, tzinfo=datetime.timezone.utc)
+--   points_62 = 4.0
+--   param_14 = 0.0
+--   param_15 = 0.0
+--   coalesce_4 = 0.0
+--   at_66 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
+--   type_67 = 'page_view'
+--   type_68 = 'email_open'
+--   type_69 = 'sales_call'
+--   param_16 = 'vip'
+--   flag_70 = True
+--   points_71 = -3.0
+--   param_17 = 0.0
+--   n_72 = 3

@@ -1,6 +1,6 @@
 SELECT leads.id 
 FROM leads 
-WHERE coalesce(CASE json_type(leads.custom, '$.' || json_quote(:param_1)) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END = :flag_1, 0) = 1 AND coalesce(CASE WHEN json_type(leads.custom, '$.' || json_quote(:param_2)) IN ('integer', 'real') THEN CAST(json_extract(leads.custom, '$.' || json_quote(:param_2)) AS REAL) END > :n_2, 0) = 1 ORDER BY leads.id
+WHERE CASE json_type(leads.custom, '$.' || json_quote(:param_1)) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END = :flag_1 AND CASE WHEN json_type(leads.custom, '$.' || json_quote(:param_2)) IN ('integer', 'real') THEN CAST(json_extract(leads.custom, '$.' || json_quote(:param_2)) AS REAL) END > :n_2 ORDER BY leads.id
 -- parameters:
 --   param_1 = 'vip'
 --   flag_1 = True

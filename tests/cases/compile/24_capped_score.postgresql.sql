@@ -1,0 +1,87 @@
+SELECT leads.id 
+FROM leads LEFT OUTER JOIN (SELECT e1.lead_id AS lead_id, sum(CASE e1.type WHEN %(type_23)s::VARCHAR THEN %(points_2)s + CASE WHEN (lower(e1.link COLLATE "C") LIKE %(pattern_11)s::VARCHAR ESCAPE '!') THEN %(points_12)s ELSE %(param_1)s END WHEN %(type_24)s::VARCHAR THEN CASE WHEN (lower(e1.url COLLATE "C") LIKE %(pattern_3)s::VARCHAR ESCAPE '!') THEN %(points_4)s ELSE %(param_2)s END + CASE WHEN (lower(e1.url COLLATE "C") LIKE %(pattern_13)s::VARCHAR ESCAPE '!') THEN %(points_14)s ELSE %(param_3)s END WHEN %(type_25)s::VARCHAR THEN CASE WHEN (lower(e1.asset COLLATE "C") LIKE %(pattern_5)s::VARCHAR ESCAPE '!') THEN %(points_6)s ELSE %(param_4)s END + CASE WHEN (lower(coalesce(e1.url, e1.link) COLLATE "C") LIKE %(pattern_15)s::VARCHAR ESCAPE '!') THEN %(points_16)s ELSE %(param_5)s END WHEN %(type_26)s::VARCHAR THEN CASE WHEN (e1.occurred_at > %(since_7)s::TIMESTAMP WITH TIME ZONE) THEN %(points_8)s ELSE %(param_6)s END + CASE WHEN (lower(coalesce(e1.url, e1.link) COLLATE "C") LIKE %(pattern_19)s::VARCHAR ESCAPE '!') THEN %(points_20)s ELSE %(param_7)s END WHEN %(type_27)s::VARCHAR THEN CASE WHEN (lower(coalesce(e1.url, e1.link) COLLATE "C") LIKE %(pattern_9)s::VARCHAR ESCAPE '!') THEN %(points_10)s ELSE %(param_8)s END WHEN %(type_28)s::VARCHAR THEN CASE WHEN (lower(coalesce(e1.url, e1.link) COLLATE "C") LIKE %(pattern_17)s::VARCHAR ESCAPE '!') THEN %(points_18)s ELSE %(param_9)s END WHEN %(type_29)s::VARCHAR THEN CASE WHEN (lower(coalesce(e1.url, e1.link) COLLATE "C") LIKE %(pattern_21)s::VARCHAR ESCAPE '!') THEN %(points_22)s ELSE %(param_10)s END ELSE %(param_11)s END * power(%(half_32)s, ((%(at_epoch_30)s - CAST(EXTRACT(epoch FROM e1.occurred_at) AS FLOAT)) / CAST(%(param_12)s AS FLOAT)) / CAST(%(half_life_31)s AS FLOAT))) AS points 
+FROM events AS e1 
+WHERE e1.occurred_at <= %(at_33)s::TIMESTAMP WITH TIME ZONE AND e1.type IN (%(type_34)s::VARCHAR, %(type_35)s::VARCHAR, %(type_36)s::VARCHAR, %(type_37)s::VARCHAR, %(type_38)s::VARCHAR, %(type_39)s::VARCHAR, %(type_40)s::VARCHAR) AND e1.occurred_at > %(since_41)s::TIMESTAMP WITH TIME ZONE AND e1.machine IS NOT true GROUP BY e1.lead_id) AS score42 ON score42.lead_id = leads.id LEFT OUTER JOIN (SELECT e46.lead_id AS lead_id, sum(CASE e46.type WHEN %(type_52)s::VARCHAR THEN %(points_47)s WHEN %(type_53)s::VARCHAR THEN CASE WHEN (e46.template = %(text_48)s::VARCHAR) THEN %(points_49)s ELSE %(param_13)s END WHEN %(type_54)s::VARCHAR THEN CASE WHEN (e46.occurred_at > %(since_50)s::TIMESTAMP WITH TIME ZONE) THEN %(points_51)s ELSE %(param_14)s END ELSE %(param_15)s END) AS points 
+FROM events AS e46 
+WHERE e46.occurred_at <= %(at_55)s::TIMESTAMP WITH TIME ZONE AND e46.type IN (%(type_56)s::VARCHAR, %(type_57)s::VARCHAR, %(type_58)s::VARCHAR) AND e46.machine IS NOT true GROUP BY e46.lead_id) AS score59 ON score59.lead_id = leads.id 
+WHERE coalesce(score59.points, %(coalesce_1)s) + CASE WHEN (CASE WHEN jsonb_typeof(leads.custom -> %(param_16)s::VARCHAR) = 'boolean' THEN CAST(leads.custom ->> %(param_16)s::VARCHAR AS BOOLEAN) END = %(flag_60)s) THEN %(points_61)s ELSE %(param_17)s END <= %(n_62)s::INTEGER AND coalesce(score42.points, %(coalesce_2)s) + CASE WHEN (leads.industry IN (%(text_43)s::VARCHAR, %(text_44)s::VARCHAR)) THEN %(points_45)s ELSE %(param_18)s END > %(n_63)s::INTEGER ORDER BY leads.id
+-- parameters:
+--   type_23 = 'email_click'
+--   points_2 = 3.0
+--   pattern_11 = '%x!%!_%'
+--   points_12 = 7.0
+--   param_1 = 0.0
+--   type_24 = 'page_view'
+--   pattern_3 = '/pricing%'
+--   points_4 = 10.0
+--   param_2 = 0.0
+--   pattern_13 = '%x!%!_%'
+--   points_14 = 7.0
+--   param_3 = 0.0
+--   type_25 = 'download'
+--   pattern_5 = 'wp-%'
+--   points_6 = 15.0
+--   param_4 = 0.0
+--   pattern_15 = '%x!%!_%'
+--   points_16 = 7.0
+--   param_5 = 0.0
+--   type_26 = 'seminar'
+--   since_7 = datetime.datetime(2026, 10, 24, 10, 0, tzinfo=datetime.timezone.utc)
+--   points_8 = 20.0
+--   param_6 = 0.0
+--   pattern_19 = '%x!%!_%'
+--   points_20 = 7.0
+--   param_7 = 0.0
+--   type_27 = 'email_open'
+--   pattern_9 = '%x!%!_%'
+--   points_10 = 7.0
+--   param_8 = 0.0
+--   type_28 = 'form_submit'
+--   pattern_17 = '%x!%!_%'
+--   points_18 = 7.0
+--   param_9 = 0.0
+--   type_29 = 'exhibition'
+--   pattern_21 = '%x!%!_%'
+--   points_22 = 7.0
+--   param_10 = 0.0
+--   param_11 = 0.0
+--   half_32 = 0.5
+--   at_epoch_30 = 1795428000.0
+--   param_12 = 86400.0
+--   half_life_31 = 10.0
+--   at_33 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
+--   type_34 = 'email_click'
+--   type_35 = 'page_view'
+--   type_36 = 'download'
+--   type_37 = 'seminar'
+--   type_38 = 'email_open'
+--   type_39 = 'form_submit'
+--   type_40 = 'exhibition'
+--   since_41 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
+--   type_52 = 'page_view'
+--   points_47 = 1.0
+--   type_53 = 'email_open'
+--   text_48 = 'a'
+--   points_49 = 2.0
+--   param_13 = 0.0
+--   type_54 = 'sales_call'
+--   since_50 = datetime.datetime(2026, 11, 18, 10, 0, tzinfo=datetime.timezone.utc)
+--   points_51 = 4.0
+--   param_14 = 0.0
+--   param_15 = 0.0
+--   at_55 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
+--   type_56 = 'page_view'
+--   type_57 = 'email_open'
+--   type_58 = 'sales_call'
+--   coalesce_1 = 0.0
+--   param_16 = 'vip'
+--   flag_60 = True
+--   points_61 = -3.0
+--   param_17 = 0.0
+--   n_62 = 2
+--   coalesce_2 = 0.0
+--   text_43 = 'trading'
+--   text_44 = 'maker'
+--   points_45 = 5.0
+--   param_18 = 0.0
+--   n_63 = 10

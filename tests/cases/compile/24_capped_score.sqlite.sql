@@ -1,0 +1,86 @@
+SELECT leads.id 
+FROM leads 
+WHERE (SELECT coalesce(sum(CASE e45.type WHEN :type_51 THEN :points_46 WHEN :type_52 THEN CASE WHEN (e45.template = :text_47) THEN :points_48 ELSE :param_1 END WHEN :type_53 THEN CASE WHEN (e45.occurred_at > :since_49) THEN :points_50 ELSE :param_2 END ELSE :param_3 END), :coalesce_2) AS coalesce_1 
+FROM events AS e45 
+WHERE e45.lead_id = leads.id AND e45.occurred_at <= :at_54 AND e45.type IN (:type_55, :type_56, :type_57) AND e45.machine IS NOT 1) + CASE WHEN (CASE json_type(leads.custom, '$.' || json_quote(:param_4)) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END = :flag_58) THEN :points_59 ELSE :param_5 END <= :n_60 AND (SELECT coalesce(sum(CASE e1.type WHEN :type_23 THEN :points_2 + CASE WHEN (e1.link LIKE :pattern_11 ESCAPE '!') THEN :points_12 ELSE :param_6 END WHEN :type_24 THEN CASE WHEN (e1.url LIKE :pattern_3 ESCAPE '!') THEN :points_4 ELSE :param_7 END + CASE WHEN (e1.url LIKE :pattern_13 ESCAPE '!') THEN :points_14 ELSE :param_8 END WHEN :type_25 THEN CASE WHEN (e1.asset LIKE :pattern_5 ESCAPE '!') THEN :points_6 ELSE :param_9 END + CASE WHEN (coalesce(e1.url, e1.link) LIKE :pattern_15 ESCAPE '!') THEN :points_16 ELSE :param_10 END WHEN :type_26 THEN CASE WHEN (e1.occurred_at > :since_7) THEN :points_8 ELSE :param_11 END + CASE WHEN (coalesce(e1.url, e1.link) LIKE :pattern_19 ESCAPE '!') THEN :points_20 ELSE :param_12 END WHEN :type_27 THEN CASE WHEN (coalesce(e1.url, e1.link) LIKE :pattern_9 ESCAPE '!') THEN :points_10 ELSE :param_13 END WHEN :type_28 THEN CASE WHEN (coalesce(e1.url, e1.link) LIKE :pattern_17 ESCAPE '!') THEN :points_18 ELSE :param_14 END WHEN :type_29 THEN CASE WHEN (coalesce(e1.url, e1.link) LIKE :pattern_21 ESCAPE '!') THEN :points_22 ELSE :param_15 END ELSE :param_16 END * power(:half_32, (:at_julian_30 - julianday(e1.occurred_at)) / (:half_life_31 + 0.0))), :coalesce_4) AS coalesce_3 
+FROM events AS e1 
+WHERE e1.lead_id = leads.id AND e1.occurred_at <= :at_33 AND e1.type IN (:type_34, :type_35, :type_36, :type_37, :type_38, :type_39, :type_40) AND e1.occurred_at > :since_41 AND e1.machine IS NOT 1) + CASE WHEN (leads.industry IN (:text_42, :text_43)) THEN :points_44 ELSE :param_17 END > :n_61 ORDER BY leads.id
+-- parameters:
+--   type_51 = 'page_view'
+--   points_46 = 1.0
+--   type_52 = 'email_open'
+--   text_47 = 'a'
+--   points_48 = 2.0
+--   param_1 = 0.0
+--   type_53 = 'sales_call'
+--   since_49 = datetime.datetime(2026, 11, 18, 10, 0, tzinfo=datetime.timezone.utc)
+--   points_50 = 4.0
+--   param_2 = 0.0
+--   param_3 = 0.0
+--   coalesce_2 = 0.0
+--   at_54 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
+--   type_55 = 'page_view'
+--   type_56 = 'email_open'
+--   type_57 = 'sales_call'
+--   param_4 = 'vip'
+--   flag_58 = True
+--   points_59 = -3.0
+--   param_5 = 0.0
+--   n_60 = 2
+--   type_23 = 'email_click'
+--   points_2 = 3.0
+--   pattern_11 = '%x!%!_%'
+--   points_12 = 7.0
+--   param_6 = 0.0
+--   type_24 = 'page_view'
+--   pattern_3 = '/pricing%'
+--   points_4 = 10.0
+--   param_7 = 0.0
+--   pattern_13 = '%x!%!_%'
+--   points_14 = 7.0
+--   param_8 = 0.0
+--   type_25 = 'download'
+--   pattern_5 = 'wp-%'
+--   points_6 = 15.0
+--   param_9 = 0.0
+--   pattern_15 = '%x!%!_%'
+--   points_16 = 7.0
+--   param_10 = 0.0
+--   type_26 = 'seminar'
+--   since_7 = datetime.datetime(2026, 10, 24, 10, 0, tzinfo=datetime.timezone.utc)
+--   points_8 = 20.0
+--   param_11 = 0.0
+--   pattern_19 = '%x!%!_%'
+--   points_20 = 7.0
+--   param_12 = 0.0
+--   type_27 = 'email_open'
+--   pattern_9 = '%x!%!_%'
+--   points_10 = 7.0
+--   param_13 = 0.0
+--   type_28 = 'form_submit'
+--   pattern_17 = '%x!%!_%'
+--   points_18 = 7.0
+--   param_14 = 0.0
+--   type_29 = 'exhibition'
+--   pattern_21 = '%x!%!_%'
+--   points_22 = 7.0
+--   param_15 = 0.0
+--   param_16 = 0.0
+--   half_32 = 0.5
+--   at_julian_30 = 2461367.9166666665
+--   half_life_31 = 10.0
+--   coalesce_4 = 0.0
+--   at_33 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
+--   type_34 = 'email_click'
+--   type_35 = 'page_view'
+--   type_36 = 'download'
+--   type_37 = 'seminar'
+--   type_38 = 'email_open'
+--   type_39 = 'form_submit'
+--   type_40 = 'exhibition'
+--   since_41 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
+--   text_42 = 'trading'
+--   text_43 = 'maker'
+--   points_44 = 5.0
+--   param_17 = 0.0
+--   n_61 = 10
