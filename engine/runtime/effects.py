@@ -9,7 +9,9 @@ stage change like any other: a ``stage_change`` event, so flows that `enter on s
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,16 +24,26 @@ from engine.store.fields import LEAD_COLUMNS
 from engine.store.schema import events, leads
 
 
-def set_attribute(conn: Connection, ctx: Context, lead: Mapping[str, Any], lead_id: int,
-                  step: A.SetAttr, at: dt.datetime, flow: str, label: str,
-                  ) -> tuple[Any, Any]:
-    """Write the value; returns (old, new) as the language sees them."""
+@dataclass(frozen=True)
+class Change:
+    """What `set` does to one lead: the values as the language sees them, and the writes
+    (none when the lead already has the value)."""
+
+    lead_id: int
+    old: Any
+    new: Any
+    values: dict[str, Any] | None = None  # columns of ``leads`` to update
+    event: dict[str, Any] | None = None  # a ``stage_change`` row
+
+
+def attribute_change(ctx: Context, lead: Mapping[str, Any], lead_id: int, step: A.SetAttr,
+                     at: dt.datetime, flow: str, label: str) -> Change:
     attribute = ctx.symbols.attributes.get(step.name)
     kind = attribute.type if attribute is not None else "text"
     new = Interpreter(lead, [], at, ctx).value(step.value, peer=kind).value
     old = lead.get(step.name)
     if old == new:
-        return old, new
+        return Change(lead_id, old, new)
     stored: Any = new.isoformat() if isinstance(new, dt.date) else new
     row = lead.get("_row") or {}
     provenance = dict(row.get("provenance") or {})
@@ -43,12 +55,41 @@ def set_attribute(conn: Connection, ctx: Context, lead: Mapping[str, Any], lead_
         custom = dict(row.get("custom") or {})
         custom[step.name] = stored
         values["custom"] = custom
-    conn.execute(leads.update().where(leads.c.id == lead_id).values(**values))
+    event = None
     if step.name == "stage":
-        conn.execute(events.insert().values(
-            lead_id=lead_id, type="stage_change", occurred_at=at, from_stage=old,
-            to_stage=stored, flow=flow, step=label, source="engine"))
-    return old, new
+        event = {"lead_id": lead_id, "type": "stage_change", "occurred_at": at,
+                 "from_stage": old, "to_stage": stored, "flow": flow, "step": label,
+                 "source": "engine"}
+    return Change(lead_id, old, new, values, event)
 
 
-__all__ = ["set_attribute", "sa"]
+# The SET columns come from each parameter set.
+_UPDATE = leads.update().where(leads.c.id == sa.bindparam("_id"))
+
+
+def write_changes(conn: Connection, changes: Iterable[Change]) -> None:
+    """The writes of many changes: one executemany per set of columns, one for the events."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    stage_events = []
+    for change in changes:
+        if change.values is not None:
+            row = {**change.values, "_id": change.lead_id}
+            groups[tuple(sorted(row))].append(row)
+        if change.event is not None:
+            stage_events.append(change.event)
+    for rows in groups.values():
+        conn.execute(_UPDATE, rows)
+    if stage_events:
+        conn.execute(events.insert(), stage_events)
+
+
+def set_attribute(conn: Connection, ctx: Context, lead: Mapping[str, Any], lead_id: int,
+                  step: A.SetAttr, at: dt.datetime, flow: str, label: str,
+                  ) -> tuple[Any, Any]:
+    """Write the value for one lead; returns (old, new) as the language sees them."""
+    change = attribute_change(ctx, lead, lead_id, step, at, flow, label)
+    write_changes(conn, [change])
+    return change.old, change.new
+
+
+__all__ = ["Change", "attribute_change", "set_attribute", "write_changes"]

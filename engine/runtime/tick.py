@@ -53,6 +53,9 @@ from engine.store.schema import (
 )
 
 BATCH = 500
+# The compare-and-set of an enrollment: the SET columns come from each parameter set.
+CAS = enrollments.update().where(enrollments.c.id == sa.bindparam("_id"),
+                                 enrollments.c.revision == sa.bindparam("_revision"))
 MAX_STEPS = 200  # per enrollment and tick: a flow cannot loop without waiting (rounds wait)
 FIRST_TRIGGER_WINDOW = dt.timedelta(days=1)  # `enter on`: how far back the first tick looks
 LIVE = ("active", "waiting")
@@ -99,7 +102,7 @@ class Enr:
     counters: dict[str, Any]
     revision: int
     pc: int = -1
-    resuming: bool = True  # woken at a wait: the wait decides whether it is over
+    resuming: bool = True  # waiting at a wait when woken: the wait decides whether it is over
     running: bool = True
     end: tuple[str, str] | None = None  # (state, reason)
     changed: bool = False
@@ -122,6 +125,7 @@ class Tick:
         self.domain = domain
         self.batch = batch
         self.report = TickReport(fr.name)
+        self._journal: list[dict[str, Any]] = []  # rows for the journal, inserted at commit
         self.program = fr.program
         self.version = 0
         self.dialect = self.conn.dialect.name
@@ -130,14 +134,20 @@ class Tick:
 
     def run(self) -> TickReport:
         self.version = self.ensure_version()
-        self.unit.commit()
+        self.commit()
         self.check_exits()
         self.check_goal()
         self.enter()
         self.advance_all()
         self.remember_tick()
-        self.unit.commit()
+        self.commit()
         return self.report
+
+    def commit(self) -> None:
+        """End of a unit of work: the journal rows written so far go in (one statement), then
+        the transaction commits (`engine run`) or stays open (plan, simulate)."""
+        self.flush_journal()
+        self.unit.commit()
 
     # ------------------------------------------------------------ versions
 
@@ -221,22 +231,25 @@ class Tick:
                       enrollments.c.revision)
             .where(enrollments.c.flow == self.fr.name, enrollments.c.ended_at.is_(None),
                    enrollments.c.lead_id.in_(sorted(hit)))).all()
+        changes: list[tuple[int, int, dict[str, Any]]] = []
         for row in rows:
             counters = dict(row.counters or {})
             if counters.get("#goal"):
                 continue  # already running `on goal:`
             self.report.goals += 1
             self.journal(row.id, row.lead_id, None, "goal", {"reason": reason})
-            self.cancel_pending([row.id], "goal reached")
             if self.program.goal is None:
-                self.cas(row.id, row.revision, {"state": "goal", "ended_at": self.at,
-                                                "end_reason": reason, "waiting_for": None})
+                changes.append((row.id, row.revision, {
+                    "state": "goal", "ended_at": self.at, "end_reason": reason,
+                    "waiting_for": None}))
             else:
                 counters["#goal"] = 1
-                self.cas(row.id, row.revision, {
+                changes.append((row.id, row.revision, {
                     "step": self.program.instrs[self.program.goal].label, "state": "active",
-                    "wake_at": self.at, "waiting_for": None, "counters": counters})
-        self.unit.commit()
+                    "wake_at": self.at, "waiting_for": None, "counters": counters}))
+        self.cancel_pending([c[0] for c in changes], "goal reached")
+        self.cas_many(changes)
+        self.commit()
 
     def end_live(self, lead_ids: set[int], state: str, reason: str, event: str) -> None:
         ordered = sorted(lead_ids)
@@ -248,11 +261,12 @@ class Tick:
                 .where(enrollments.c.flow == self.fr.name, enrollments.c.ended_at.is_(None),
                        enrollments.c.lead_id.in_(chunk))).all()
             for row in rows:
-                self.cas(row.id, row.revision, {"state": state, "ended_at": self.at,
-                                                "end_reason": reason, "waiting_for": None})
                 self.journal(row.id, row.lead_id, row.step, event, {"reason": reason})
+            self.cas_many([(row.id, row.revision, {
+                "state": state, "ended_at": self.at, "end_reason": reason,
+                "waiting_for": None}) for row in rows])
             self.cancel_pending([r.id for r in rows], reason)
-            self.unit.commit()
+            self.commit()
 
     def cancel_pending(self, enrollment_ids: list[int], reason: str) -> None:
         """Sends a lead leaving the flow would still get: cancelled (nothing is half-sent:
@@ -309,11 +323,18 @@ class Tick:
         columns = ["flow", "version", "lead_id", "step", "state", "wake_at", "entry_number",
                    "entered_at", "updated_at"]
         insert = _insert(self.conn, enrollments).from_select(columns, select)
-        # rowcount of INSERT ... SELECT is not reliable on every driver: count what came back
-        count = len(self.conn.execute(insert.on_conflict_do_nothing()
-                                      .returning(enrollments.c.id)).all())
+        # SQLAlchemy keeps the rowcount of an INSERT ... SELECT only when asked to (psycopg
+        # reports -1 otherwise); RETURNING the ids instead would hold every new enrollment of
+        # the tick in memory at once.
+        count = max(self.conn.execute(insert.on_conflict_do_nothing().execution_options(
+            preserve_rowcount=True)).rowcount or 0, 0)
         self.report.entered += count
         if count:
+            # Entries of this T not journalled yet: a tick redone at the same T (after a crash
+            # between its entries and its stepping, or by a second process) may find this
+            # T's earlier entries still at the first step.
+            journalled = sa.exists().where(journal.c.enrollment_id == enrollments.c.id,
+                                           journal.c.event == "entered")
             new = (sa.select(sa.literal(self.at, type_=journal.c.at.type),
                              sa.literal(self.fr.name), enrollments.c.id, enrollments.c.lead_id,
                              sa.literal(first), sa.literal("entered"),
@@ -322,10 +343,11 @@ class Tick:
                           enrollments.c.entered_at == self.at,
                           enrollments.c.ended_at.is_(None),
                           enrollments.c.updated_at == self.at,
-                          enrollments.c.step == first, enrollments.c.state == "active"))
+                          enrollments.c.step == first, enrollments.c.state == "active",
+                          ~journalled))
             self.conn.execute(journal.insert().from_select(
                 ["at", "flow", "enrollment_id", "lead_id", "step", "event", "details"], new))
-        self.unit.commit()
+        self.commit()
 
     def tick_key(self) -> str:
         return f"tick:{self.fr.name}"
@@ -368,27 +390,47 @@ class Tick:
             if not rows:
                 break
             after = int(rows[-1].id)
+            # Only an enrollment that was waiting resumes its wait; one that arrives at a wait
+            # (just entered, sent to `on goal:`, moved by a new version) starts it.
             batch = [Enr(int(r.id), int(r.lead_id), r.step, r.state, r.wake_at,
                          dict(r.waiting_for) if r.waiting_for else None,
-                         dict(r.counters or {}), int(r.revision)) for r in rows]
+                         dict(r.counters or {}), int(r.revision),
+                         resuming=r.state == "waiting") for r in rows]
             Stepper(self, batch).run()
-            self.unit.commit()
+            self.commit()
 
     # ------------------------------------------------------------ writes
 
     def cas(self, enrollment_id: int, revision: int, values: dict[str, Any]) -> None:
-        result = self.conn.execute(
-            enrollments.update()
-            .where(enrollments.c.id == enrollment_id, enrollments.c.revision == revision)
-            .values(**values, revision=revision + 1, updated_at=self.at))
-        if result.rowcount != 1:
-            raise ConcurrentChange(f"enrollment {enrollment_id} changed concurrently")
+        self.cas_many([(enrollment_id, revision, values)])
+
+    def cas_many(self, changes: Sequence[tuple[int, int, dict[str, Any]]]) -> None:
+        """Compare-and-set updates of enrollments (id, the revision read, new values): one
+        executemany per set of columns, and any row whose revision moved meanwhile raises
+        ConcurrentChange (the caller's transaction is then rolled back and redone)."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for enrollment_id, revision, values in changes:
+            row = {**values, "revision": revision + 1, "updated_at": self.at,
+                   "_id": enrollment_id, "_revision": revision}
+            groups[tuple(sorted(row))].append(row)
+        for rows in groups.values():
+            result = self.conn.execute(CAS, rows)
+            if result.rowcount != len(rows):
+                raise ConcurrentChange(f"{len(rows) - result.rowcount} of enrollments "
+                                       f"{sorted(r['_id'] for r in rows)[:10]}... changed "
+                                       "concurrently")
 
     def journal(self, enrollment_id: int, lead_id: int, step: str | None, event: str,
                 details: dict[str, Any] | None = None) -> None:
-        self.conn.execute(journal.insert().values(
-            at=self.at, flow=self.fr.name, enrollment_id=enrollment_id, lead_id=lead_id,
-            step=step, event=event, details=details))
+        """A journal row, written with the next commit (one INSERT for a whole batch)."""
+        self._journal.append({
+            "at": self.at, "flow": self.fr.name, "enrollment_id": enrollment_id,
+            "lead_id": lead_id, "step": step, "event": event, "details": details})
+
+    def flush_journal(self) -> None:
+        if self._journal:
+            self.conn.execute(journal.insert(), self._journal)
+            self._journal = []
 
     def intent(self, enr: Enr, label: str, occurrence: str, action: str,
                template: str | None, payload: dict[str, Any]) -> dict[str, Any]:
@@ -557,6 +599,12 @@ class Stepper:
                 self.log(e, ins, "waited", until=value.isoformat())
                 self.go(e, ins.next)
                 continue
+            if e.resuming and e.wake_at is not None and e.wake_at > self.t.at:
+                # Not its daily look yet (it is re-read at every tick anyway): writing the
+                # same wait again would make every tick touch every waiting enrollment, and a
+                # second tick at the same T would not be a no-op.
+                e.running = False
+                continue
             if isinstance(value, dt.date):
                 wake = dt.datetime.combine(value, dt.time(0), tzinfo=dt.UTC)
             else:
@@ -629,14 +677,16 @@ class Stepper:
                 self.wait(e, self.t.at + pause, None)
 
     def op_set(self, ins: Instr, group: list[Enr]) -> None:
-        from engine.runtime.effects import set_attribute
+        from engine.runtime.effects import attribute_change, write_changes
 
         step: A.SetAttr = ins.step
         people = self.leads()
-        for e in group:
-            old, new = set_attribute(self.t.conn, self.t.fr.ctx, people.get(e.lead_id, {}),
-                                     e.lead_id, step, self.t.at, self.t.fr.name, ins.label)
-            self.log(e, ins, "set", attribute=step.name, old=_plain(old), new=_plain(new))
+        changes = [attribute_change(self.t.fr.ctx, people.get(e.lead_id, {}), e.lead_id, step,
+                                    self.t.at, self.t.fr.name, ins.label) for e in group]
+        write_changes(self.t.conn, changes)
+        for e, change in zip(group, changes, strict=True):
+            self.log(e, ins, "set", attribute=step.name, old=_plain(change.old),
+                     new=_plain(change.new))
             self.go(e, ins.next)
         self.forget_leads()
 
@@ -708,6 +758,8 @@ class Stepper:
     # ------------------------------------------------------------ saving
 
     def save(self) -> None:
+        changes: list[tuple[int, int, dict[str, Any]]] = []
+        exited: dict[str, list[int]] = defaultdict(list)
         for e in self.batch:
             if not e.changed and e.end is None:
                 continue
@@ -717,14 +769,16 @@ class Stepper:
                 values.update(state=state, ended_at=self.t.at, end_reason=reason,
                               step=self.program.instrs[e.pc].label if e.pc >= 0 else e.label,
                               waiting_for=None)
-                self.t.report.advanced += 1
                 if state == "exited":
-                    self.t.cancel_pending([e.id], reason)
+                    exited[reason].append(e.id)
             else:
                 values.update(step=self.program.instrs[e.pc].label, state=e.state,
                               wake_at=e.wake_at, waiting_for=e.waiting_for)
-                self.t.report.advanced += 1
-            self.t.cas(e.id, e.revision, values)
+            self.t.report.advanced += 1
+            changes.append((e.id, e.revision, values))
+        for reason, ids in exited.items():
+            self.t.cancel_pending(ids, reason)
+        self.t.cas_many(changes)
 
 
 def assign_split(lead_id: int, flow: str, split: str,
