@@ -103,3 +103,16 @@ def test_help_documents_exit_codes() -> None:
                           text=True, timeout=60)
     assert proc.returncode == 0
     assert "Exit codes" in proc.stdout and "usage" in proc.stdout
+
+
+def test_check_leaves_the_cycle_collector_as_it_found_it(tmp_path) -> None:  # noqa: ANN001
+    import gc
+
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    (tmp_path / "a.flow").write_text('segment s: stage is "lead"\n', encoding="utf-8")
+    assert gc.isenabled()
+    CliRunner().invoke(main, ["check", str(tmp_path / "a.flow")])
+    assert gc.isenabled()
