@@ -25,11 +25,22 @@ engine.toml (every key optional):
     site_origins = ["https://www.example.co.jp"]
     [owners]                                    # sales reps' names, for `from owner`
     "tanaka.k@example.co.jp" = "田中 健"
+
+Compliance and the relay's reports (docs/delivery.md, docs/tracking.md):
+
+    one_click_unsubscribe = true                # false: no List-Unsubscribe-Post header
+    unsubscribe_mailto = "unsubscribe@example.co.jp"   # adds <mailto:...> to List-Unsubscribe
+    webhook_secret = "..."                      # better: ENGINE_WEBHOOK_SECRET (/hooks/events)
+    [dkim]                                      # sign every message (engine.mail.dkim)
+    domain = "example.co.jp"                    # d=, aligned with the From domain
+    selector = "nurture2026"                    # s=, the DNS record <selector>._domainkey.<domain>
+    key = "/etc/nurture/dkim.pem"               # the PEM private key (RSA)
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,6 +52,15 @@ CONFIG_FILE = "engine.toml"
 DEFAULT_TRACKING_URL = "http://localhost:8080"
 DEFAULT_MAIL_DIR = "mail"
 DEFAULT_SITE_URL = "https://www.example.co.jp"
+WEBHOOK_SECRET_MIN = 16  # characters; a shorter shared secret can be guessed offline
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]"
+                     r"([a-z0-9-]{0,61}[a-z0-9])?")
+_SELECTOR = re.compile(r"[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]{0,61}"
+                       r"[a-z0-9])?)*")
+# Only characters that stand in a mailto: URI as they are (no ?, #, % or &: see RFC 6068).
+_MAILTO = re.compile(r"[A-Za-z0-9.!$'*+=_~-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 # Characters that cannot stand in a URL as written (RFC 3986 leaves them out); a site URL is put
 # in every email's links, so one of these is refused when the settings are read, not per message.
 _NOT_IN_URL = frozenset(' "<>\\^`{|}')
@@ -62,6 +82,20 @@ class Sender:
 
 
 @dataclass(frozen=True)
+class Dkim:
+    """DKIM signing of every outgoing message (engine.mail.dkim): the signing domain (``d=``),
+    the selector (``s=``; the public key is published at ``<selector>._domainkey.<domain>``)
+    and the PEM file of the private key. The key is read when mail is built, not here.
+    ``allow_unaligned``: sign with a ``d=`` that is not the From domain's organisation (DMARC
+    then rests on SPF alone); refused by default (RELIABILITY 1.2)."""
+
+    domain: str
+    selector: str
+    key: Path
+    allow_unaligned: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     tracking_url: str = DEFAULT_TRACKING_URL
     smtp_url: str | None = None
@@ -77,6 +111,16 @@ class Settings:
     lead_url: str | None = None
     # The company's web site, for templates' links ({{ site_url }}/pricing): no trailing slash.
     site_url: str = DEFAULT_SITE_URL
+    # RFC 8058: advertise one-click (List-Unsubscribe-Post) only where the POST to the
+    # List-Unsubscribe URL unsubscribes at once; false where it sits behind an interstitial or a
+    # separate preference centre (such a header would be a false promise).
+    one_click_unsubscribe: bool = True
+    # RFC 2369 asks for a mailto beside the https URI: <mailto:ADDRESS?subject=unsubscribe>.
+    unsubscribe_mailto: str | None = None
+    dkim: Dkim | None = None
+    # The shared secret the relay or ESP signs its bounce and complaint reports with
+    # (engine.track.hooks); None: /hooks/events does not exist (404).
+    webhook_secret: str | None = None
 
 
 def load_settings(path: Path | None = None,
@@ -124,7 +168,80 @@ def load_settings(path: Path | None = None,
                               env.get("ENGINE_LEAD_URL") or data.get("lead_url") or None),
         site_url=_site_url(env.get("ENGINE_SITE_URL") or data.get("site_url")
                            or DEFAULT_SITE_URL),
+        one_click_unsubscribe=_flag("one_click_unsubscribe",
+                                    env.get("ENGINE_ONE_CLICK_UNSUBSCRIBE"),
+                                    data.get("one_click_unsubscribe"), True),
+        unsubscribe_mailto=_mailto(env.get("ENGINE_UNSUBSCRIBE_MAILTO")
+                                   or data.get("unsubscribe_mailto") or None),
+        dkim=_dkim(file, data.get("dkim", {}), env),
+        webhook_secret=_webhook_secret(env.get("ENGINE_WEBHOOK_SECRET")
+                                       or data.get("webhook_secret") or None),
     )
+
+
+def _flag(key: str, env_value: str | None, file_value: object, default: bool) -> bool:
+    """A true/false setting: the environment's text (1/0, true/false, yes/no, on/off) wins over
+    the file's boolean."""
+    if env_value is not None and env_value.strip():
+        text = env_value.strip().lower()
+        if text not in _TRUE + _FALSE:
+            raise ConfigError(f"ENGINE_{key.upper()}={env_value!r}: expected true or false")
+        return text in _TRUE
+    if file_value is None:
+        return default
+    if not isinstance(file_value, bool):
+        raise ConfigError(f"{key} must be true or false, not {file_value!r}")
+    return file_value
+
+
+def _mailto(value: object) -> str | None:
+    """The unsubscribe mailbox: a plain ASCII address, put in every List-Unsubscribe header."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not _MAILTO.fullmatch(text) or ".." in text:
+        raise ConfigError(f"unsubscribe_mailto {text[:80]!r} must be a plain address such as "
+                          "unsubscribe@example.co.jp")
+    return text
+
+
+def _webhook_secret(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    if len(text) < WEBHOOK_SECRET_MIN or any(ch < " " or ch == "\x7f" for ch in text):
+        raise ConfigError(f"webhook_secret must be at least {WEBHOOK_SECRET_MIN} characters "
+                          "on one line (use 32 or more random ones)")
+    return text
+
+
+def _dkim(file: Path, table: object, env: Mapping[str, str]) -> Dkim | None:
+    """``[dkim]`` domain, selector, key (and allow_unaligned), each overridden by
+    ENGINE_DKIM_<NAME>: all three or none."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{file}: [dkim] must be a table (domain, selector, key)")
+    known = {"domain", "selector", "key", "allow_unaligned"}
+    unknown = set(table) - known
+    if unknown:
+        raise ConfigError(f"{file}: unknown key(s) in [dkim]: {', '.join(sorted(unknown))}")
+    values = {name: (env.get(f"ENGINE_DKIM_{name.upper()}") or table.get(name) or None)
+              for name in ("domain", "selector", "key")}
+    if not any(values.values()):
+        return None
+    missing = [name for name, v in values.items() if not v]
+    if missing:
+        raise ConfigError(f"DKIM needs domain, selector and key; missing: {', '.join(missing)} "
+                          "([dkim] in engine.toml or ENGINE_DKIM_*)")
+    domain = str(values["domain"]).strip().lower().rstrip(".")
+    selector = str(values["selector"]).strip().lower()
+    if not _DOMAIN.fullmatch(domain):
+        raise ConfigError(f"DKIM domain {domain[:80]!r} is not a domain name")
+    if not _SELECTOR.fullmatch(selector) or len(selector) > 253:
+        raise ConfigError(f"DKIM selector {selector[:80]!r} must be letters, digits, - and _ "
+                          "(dot-separated labels)")
+    allow = _flag("dkim_allow_unaligned", env.get("ENGINE_DKIM_ALLOW_UNALIGNED"),
+                  table.get("allow_unaligned"), False)
+    return Dkim(domain, selector, Path(str(values["key"])), allow)
 
 
 def _site_url(value: object) -> str:

@@ -124,6 +124,16 @@ def message_id(given: str | None, domain: str) -> str:
     return value
 
 
+def list_unsubscribe(url: str, mailto: str | None = None) -> str:
+    """The List-Unsubscribe value (RFC 2369, RFC 8058): the https URI first (what one-click
+    clients use), then ``<mailto:ADDRESS?subject=unsubscribe>`` when a mailbox is configured,
+    folded onto its own line so that the header stays readable."""
+    value = f"<{checked(url, 'unsubscribe URL')}>"
+    if mailto:
+        value += f",\r\n <mailto:{checked(mailto, 'unsubscribe mailbox')}?subject=unsubscribe>"
+    return value
+
+
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -173,7 +183,9 @@ class Skeleton:
 
 
 def alternative_skeleton(language: str, unsubscribe_post: bool = True) -> Skeleton:
-    """multipart/alternative: text/plain then text/html (clients show the last they can)."""
+    """multipart/alternative: text/plain then text/html (clients show the last they can).
+    ``unsubscribe_post``: the RFC 8058 one-click header; off where the unsubscribe URL does
+    not unsubscribe on its own (settings.one_click_unsubscribe)."""
     boundary = f"=_nurture_{secrets.token_hex(8)}"
     post = b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" if unsubscribe_post else b""
     tail = (post + b"MIME-Version: 1.0\r\n"

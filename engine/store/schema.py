@@ -43,6 +43,7 @@ ENROLLMENT_STATES = ("active", "waiting", "completed", "exited", "goal", "failed
 OUTBOX_STATUSES = ("pending", "claimed", "sending", "sent", "deferred", "failed", "suppressed",
                    "unknown", "cancelled")
 IMPORT_STATUSES = ("running", "done", "failed")
+WEBHOOK_KINDS = ("bounce", "complaint", "delivered", "deferred")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -292,6 +293,31 @@ anonymous_views = sa.Table(
     sa.Column("properties", OptionalJSONDoc),  # page, title, referrer, seconds on the page
     sa.UniqueConstraint("visitor_id", "view_id"),
     sa.Index(None, "occurred_at"),
+)
+
+webhook_events = sa.Table(
+    # Bounce, complaint and delivery reports the relay or ESP posts to `engine serve`
+    # (engine.track.hooks, docs/tracking.md). One row per (source, event id): a report delivered
+    # twice is stored, and acted on, once. The address only as its hash, as suppressions keep it;
+    # `reason` is remote text, cleaned and bounded, with the address masked. Migration 0005.
+    "webhook_events", metadata,
+    sa.Column("source", sa.Text, nullable=False),  # "relay" (the generic format), "sendgrid"...
+    sa.Column("event_id", sa.Text, nullable=False),  # the sender's id of the event
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("occurred_at", UTCDateTime),  # the sender's timestamp, when it gave one
+    sa.Column("kind", sa.Text, nullable=False),  # WEBHOOK_KINDS
+    sa.Column("severity", sa.Text),  # bounces: hard (suppressed) or soft
+    sa.Column("status", sa.Text),  # RFC 3463 enhanced status code, e.g. 5.1.1
+    sa.Column("email_hash", sa.String(64), nullable=False),  # engine.store.emails
+    # The message it is about, when its Message-ID is one of ours. No FK: the report outlives
+    # the outbox row (erasing a lead deletes its rows).
+    sa.Column("outbox_id", BigId),
+    sa.Column("reason", sa.Text),
+    sa.Column("effect", sa.Text, nullable=False),  # suppressed, recorded
+    sa.PrimaryKeyConstraint("source", "event_id"),
+    sa.CheckConstraint(_one_of("kind", WEBHOOK_KINDS), name="kind"),
+    sa.Index(None, "email_hash"),
+    sa.Index(None, "kind", "received_at"),  # bounce and complaint rates over a window
 )
 
 imports = sa.Table(

@@ -4,9 +4,9 @@
 
 Routes (docs/tracking.md): ``/c/{token}/{i}`` click, ``/o/{token}.gif`` open pixel,
 ``/u/{token}`` unsubscribe (GET page, POST one-click), ``/t.js`` page tag, ``/collect`` beacons,
-``/f/{form}`` forms and downloads, ``/healthz``. The lifespan owns the long-lived parts: the
-writer thread (engine.track.writer) and the hourly pruning of anonymous page views past their
-retention.
+``/f/{form}`` forms and downloads, ``/hooks/events`` the relay's signed bounce and complaint
+reports, ``/healthz``. The lifespan owns the long-lived parts: the writer thread
+(engine.track.writer) and the hourly pruning of anonymous page views past their retention.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from starlette.routing import Route
 from engine.config import Settings
 from engine.imports import config as import_config
 from engine.store.keep import signing_secret
-from engine.track import clicks, collect, forms, pages, tag, unsubscribe, visits
+from engine.track import clicks, collect, forms, hooks, pages, tag, unsubscribe, visits
 from engine.track.context import Context, utc_now
 from engine.track.guard import Guard
 from engine.track.settings import TrackSettings
@@ -64,6 +64,7 @@ def routes() -> list[Route]:
         Route("/t.js", tag.script, methods=["GET", "HEAD"]),
         Route("/collect", collect.collect, methods=["POST", "OPTIONS"]),
         Route("/f/{form}", forms.submit, methods=["POST", "OPTIONS"]),
+        Route("/hooks/events", hooks.receive, methods=["POST"]),
         Route("/healthz", health, methods=["GET", "HEAD"]),
     ]
 
