@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
@@ -317,15 +318,26 @@ def compile_condition(condition: A.Condition, ctx: Context, at: dt.datetime,
                       dialect: DialectLike, planner: Planner | None = None) -> Compiled:
     """``dialect``: a name ("sqlite" / "postgresql": fixed shapes), or the connection or engine
     the query will run on (shapes measured on its data, unless ``planner`` is given)."""
+    compiled, (where,) = compile_together([condition], ctx, at, dialect, planner)
+    return Compiled(where, compiled.joins, compiled.dialect)
+
+
+def compile_together(conditions: Sequence[A.Condition], ctx: Context, at: dt.datetime,
+                     dialect: DialectLike, planner: Planner | None = None,
+                     ) -> tuple[Compiled, list[ColumnElement[bool]]]:
+    """Several conditions in one compilation, for a query that places their tests apart (in an
+    order of its own, with other terms between): parameters and aliases are named once for
+    all (two compilations would both have a ``text_1``), and the joins they need are shared.
+    Returns the joins (``from_()``, whose ``where`` ANDs them all) and each condition's test."""
     name = dialect_name(dialect)
     if planner is None and isinstance(dialect, Engine):
         with dialect.connect() as conn:
-            return compile_condition(condition, ctx, at, conn)
+            return compile_together(conditions, ctx, at, conn)
     if planner is None and isinstance(dialect, Connection):
         planner = MeasuredPlanner(dialect)
     compiler = Compiler(ctx, at, name, planner)
-    where = compiler.condition(condition)
-    return Compiled(where, compiler.joins, name)
+    wheres = [compiler.condition(c) for c in conditions]
+    return Compiled(sa.and_(*wheres), compiler.joins, name), wheres
 
 
 def audience(condition: A.Condition, ctx: Context, at: dt.datetime,

@@ -47,6 +47,7 @@ from engine.runtime.windows import (
     next_local_midnight,
     zone_info,
 )
+from engine.store.db import unindexed
 from engine.store.emails import email_hash
 from engine.store.schema import leads, outbox, suppressions
 
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
 
 COUNTED = ("sent", "claimed", "sending", "unknown")  # sends that used a slot of the cap
 GATE_BATCH = 1000
-LEAD_INDEX = "ix_outbox_lead_id_created_at"  # outbox (lead_id, created_at)
+SET_CHUNK = 1000  # ids in one UPDATE's IN list (far below every bound-parameter limit)
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,8 @@ class Gate:
         for lead_id, when in conn.execute(
                 sa.select(outbox.c.lead_id, sent_at)
                 .where(outbox.c.lead_id.in_(lead_ids), outbox.c.action == "send",
-                       outbox.c.status.in_(COUNTED), sent_at > horizon,
+                       unindexed(outbox.c.status, conn.dialect.name).in_(COUNTED),
+                       sent_at > horizon,
                        # the rows being decided are not counted against themselves (delivery
                        # asks about rows it has just claimed)
                        outbox.c.id.not_in([int(r.id) for r in rows]))):
@@ -243,17 +245,19 @@ def gate_pass(conn: Connection, folder: Folder, at: dt.datetime,
     "the next 1,000 due leads" per batch re-read every due intent each time (the status
     index has no lead order), which made a pass quadratic in the number of due intents. Each
     batch's intents are then read through the outbox's lead index (on SQLite, whose planner
-    would otherwise take the status index again, said explicitly)."""
+    would otherwise take the status index again, the status test is kept off any index)."""
     gate = Gate(folder)
     report = GateReport()
+    status = unindexed(outbox.c.status, conn.dialect.name)  # each batch by the lead index
     due_leads = array("q", (int(r[0]) for r in conn.execute(
         sa.select(outbox.c.lead_id).where(*_due(at)).distinct().order_by(outbox.c.lead_id))))
     for start in range(0, len(due_leads), GATE_BATCH):
         lead_ids = list(due_leads[start:start + GATE_BATCH])
         rows = conn.execute(
             sa.select(outbox.c.id, outbox.c.lead_id, outbox.c.created_at, outbox.c.payload,
-                      outbox.c.status).where(*_due(at), outbox.c.lead_id.in_(lead_ids))
-            .with_hint(outbox, f"INDEXED BY {LEAD_INDEX}", dialect_name="sqlite")
+                      outbox.c.status)
+            .where(outbox.c.action == "send", status.in_(("pending", "deferred")),
+                   outbox.c.next_attempt_at <= at, outbox.c.lead_id.in_(lead_ids))
             .order_by(outbox.c.id)).all()
         apply(conn, rows, gate.verdicts(conn, rows, at), at, report)
         if commit is not None:
@@ -280,22 +284,23 @@ def apply(conn: Connection, rows: Iterable[Any], verdicts: dict[int, Verdict],
     _set_many(conn, changes, at)
 
 
-# A compare-and-set on an intent's status (the delivery layer may have claimed it meanwhile);
-# the SET columns come from each parameter set.
-_CAS = outbox.update().where(outbox.c.id == sa.bindparam("_id"),
-                             outbox.c.status == sa.bindparam("_status"))
-
-
 def _set_many(conn: Connection, changes: Iterable[tuple[Any, dict[str, Any]]],
               at: dt.datetime) -> None:
-    """Each (row, values) as a compare-and-set on the row's status: one executemany per set
-    of columns. A row whose status moved meanwhile is left as it is."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    """Each (row, values) as a compare-and-set on the row's status (the delivery layer may
+    have claimed it meanwhile: such a row is left as it is). Rows given the same values from
+    the same status share one ``UPDATE ... WHERE id IN (...) AND status = ...``: most of a
+    pass's verdicts are alike (allowed; deferred to the same window's opening), and one
+    statement per value set costs far less than one parameter set per row."""
+    groups: dict[tuple[str, tuple[tuple[str, Any], ...]], list[int]] = defaultdict(list)
     for row, values in changes:
-        params = {**values, "updated_at": at, "_id": row.id, "_status": row.status}
-        groups[tuple(sorted(params))].append(params)
-    for params_list in groups.values():
-        conn.execute(_CAS, params_list)
+        groups[(row.status, tuple(sorted(values.items())))].append(int(row.id))
+    current = unindexed(outbox.c.status, conn.dialect.name)  # the rows found by id
+    for (status, values), ids in groups.items():
+        for start in range(0, len(ids), SET_CHUNK):
+            conn.execute(outbox.update()
+                         .where(outbox.c.id.in_(ids[start:start + SET_CHUNK]),
+                                current == status)
+                         .values({**dict(values), "updated_at": at}))
 
 
 def _set(conn: Connection, row: Any, at: dt.datetime, **values: Any) -> None:

@@ -205,3 +205,12 @@ def connect(url: str | None = None, **kwargs: Any) -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+def unindexed(column: sa.ColumnElement[str], dialect: str) -> sa.ColumnElement[str]:
+    """A text column as SQLite's planner cannot look it up in an index (``column || ''``),
+    for a query that names a few rows by key: SQLite has no table statistics here, and given
+    ``id IN (...)`` beside ``flow = ?`` or ``status IN (...)`` it takes the flow's or the
+    status's index and reads every row under it, for every batch. (SQLAlchemy renders no
+    ``INDEXED BY`` hint for SQLite.) PostgreSQL plans by its statistics: unchanged."""
+    return column.concat("") if dialect == "sqlite" else column
