@@ -7,7 +7,7 @@ columns, declared custom attributes from ``leads.custom`` with the same typing r
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,16 +18,36 @@ from engine.store.fields import EVENT_COLUMNS, LEAD_COLUMNS
 from engine.store.schema import events, leads
 
 
-def lead_from_row(row: Mapping[Any, Any], ctx: Context) -> dict[str, Any]:
-    """A ``leads`` row (column -> value) as the language sees the lead."""
+def lead_from_row(row: Mapping[Any, Any], ctx: Context,
+                  names: Collection[str] | None = None) -> dict[str, Any]:
+    """A ``leads`` row (column -> value) as the language sees the lead; ``names``: only these
+    attributes (from a row of :func:`attribute_columns`)."""
     out: dict[str, Any] = {}
     for name, column in LEAD_COLUMNS.items():
-        attr = ctx.symbols.attributes.get(name)
-        out[name] = typed(attr.type if attr else "text", row.get(column))
+        if names is None or name in names:
+            attr = ctx.symbols.attributes.get(name)
+            out[name] = typed(attr.type if attr else "text", row.get(column))
     custom = row.get("custom") or {}
     for name, kind in ctx.custom_types.items():
-        out[name] = json_value(kind, custom.get(name)) if isinstance(custom, dict) else None
+        if names is None or name in names:
+            out[name] = json_value(kind, custom.get(name)) if isinstance(custom, dict) else None
     return out
+
+
+def attribute_columns(names: Collection[str], ctx: Context) -> list[sa.Column[Any]] | None:
+    """The ``leads`` columns holding these attributes (``custom`` for custom ones), when every
+    name is a plain attribute; None when one is a tier, score or segment, which need the whole
+    lead. Reading a few columns instead of the whole row (two JSON documents among them) is
+    what makes a step that looks at one date cheap for thousands of enrollments."""
+    columns: dict[str, sa.Column[Any]] = {"id": leads.c.id}
+    for name in names:
+        if name in LEAD_COLUMNS:
+            columns[LEAD_COLUMNS[name]] = leads.c[LEAD_COLUMNS[name]]
+        elif name in ctx.custom_types:
+            columns["custom"] = leads.c.custom
+        else:
+            return None
+    return list(columns.values())
 
 
 def event_from_row(row: Mapping[Any, Any]) -> Event:

@@ -33,12 +33,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from dsl import ast as A
+from dsl.checks.walk import nodes
 from dsl.formatter import condition as condition_text
 from dsl.formatter import duration as duration_text
 from engine.conditions import model as M
 from engine.conditions.compile import Compiled, compile_condition, compile_together
 from engine.conditions.reference import Interpreter
-from engine.conditions.rows import lead_from_row
+from engine.conditions.rows import attribute_columns, lead_from_row
 from engine.mail.tokens import message_id
 from engine.runtime.model import FlowRuntime, Folder
 from engine.runtime.program import Instr
@@ -525,6 +526,17 @@ class Stepper:
                            for r in rows}
         return self._leads
 
+    def attributes(self, operand: A.Operand, lead_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """The leads as an operand sees them: only the attributes it names, read for these
+        leads alone, when it names plain attributes (`renewal_date - 90 days`); else the
+        batch's whole leads."""
+        names = {n.name for n in nodes(operand) if isinstance(n, A.Name)}
+        columns = attribute_columns(names, self.t.fr.ctx)
+        if columns is None or self._leads is not None:
+            return self.leads()
+        rows = self.t.conn.execute(sa.select(*columns).where(leads.c.id.in_(lead_ids)))
+        return {int(r.id): lead_from_row(r._mapping, self.t.fr.ctx, names) for r in rows}
+
     def forget_leads(self) -> None:
         self._leads = None
 
@@ -616,7 +628,7 @@ class Stepper:
         """Until a date: re-read every tick (a CRM sync may move it); past or today: go on;
         unknown: wait, looked at again daily."""
         step: A.WaitUntil = ins.step
-        people = self.leads()
+        people = self.attributes(step.date, [e.lead_id for e in group])
         today = M.today(self.t.at)
         for e in group:
             lead = people.get(e.lead_id, {})
