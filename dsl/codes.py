@@ -122,6 +122,8 @@ CODES: dict[str, str] = {
     "W0110": "a flow whose leads would exit as soon as they enter",
     "W0111": "two flows that can email the same lead on the same day",
     "W0112": "a `move` that never applies: its old label is still a step of the flow",
+    "W0113": "live enrollments (in the store given to `engine check --db`) at a step the flow "
+             "no longer has, with no `move` line for it: the next tick ends them",
 }
 
 

@@ -282,6 +282,51 @@ def test_plan_reports_enrollments_a_change_strands(db_url: str) -> None:
                                    "goes_to": "exit", "reason": "step `intro+1` was removed"}]
 
 
+def test_check_with_a_store_warns_of_enrollments_a_change_strands(db_url: str,
+                                                                  tmp_path) -> None:  # noqa: ANN001
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    TEMPLATES = Path(__file__).resolve().parents[3] / "templates"  # noqa: N806
+    engine = store(db_url)
+    v1 = ('flow t:\n    schedule every weekday at 09:00\n    enter when stage is "lead"\n'
+          '    send intro "dormant/intro.html"\n    wait 7 days\n    send "dormant/tips.html"\n')
+    for i in range(3):
+        add_lead(engine, f"l{i}@example.com", T0, stage="lead")
+    tick(engine, folder(v1), T0)
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    removed = v1.replace("    wait 7 days\n", "")
+    (flows / "t.flow").write_text(removed, encoding="utf-8")
+
+    def check(*extra: str) -> tuple[int, list[dict[str, object]]]:
+        result = CliRunner().invoke(main, ["check", str(flows), "--format", "json",
+                                           "--templates", str(TEMPLATES), *extra])
+        return result.exit_code, json.loads(result.stdout)
+
+    assert check() == (0, [])  # without a store, the flow alone is fine
+    code, diags = check("--db", db_url)
+    assert code == 0  # a warning: the next tick would end them, which may be what is wanted
+    assert [(d["code"], d["line"]) for d in diags] == [("W0113", 1)]
+    assert "3 live enrollments of flow `t` sit at `intro+1`" in str(diags[0]["message"])
+    assert 'move "intro+1" to STEP' in str(diags[0]["hint"])
+    # a `move` line says where they go: nothing to warn of
+    (flows / "t.flow").write_text(removed + '    move "intro+1" to exit "wait removed"\n',
+                                  encoding="utf-8")
+    assert check("--db", db_url) == (0, [])
+    with engine.connect() as conn:  # read only: nothing moved yet
+        assert conn.execute(sa.text("SELECT count(*) FROM enrollments WHERE step = 'intro+1' "
+                                    "AND ended_at IS NULL")).scalar_one() == 3
+    # a store that cannot be read: a usage error naming it, not a crash
+    bad = CliRunner().invoke(main, ["check", str(flows), "--templates", str(TEMPLATES), "--db",
+                                    f"sqlite:///{tmp_path / 'nothing' / 'x.db'}"])
+    assert bad.exit_code == 2 and "cannot read the live enrollments" in bad.output
+
+
 def test_explain_shows_what_the_engine_did_and_why(db_url: str, tmp_path) -> None:  # noqa: ANN001
     import json
 
