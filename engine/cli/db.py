@@ -1,4 +1,5 @@
 """`engine db upgrade [--db URL]`: bring the lead store's schema to the newest revision.
+`engine db resume-sending [DOMAIN]`: lift a pause of the complaint-rate breaker.
 
 Every verb that opens the store migrates it on first use anyway (engine.store.db.connect); this
 verb is for doing it explicitly, at deploy time, and seeing which revision the database is at.
@@ -57,6 +58,64 @@ def upgrade(db_url: str | None) -> None:
         return 0
 
     sys.exit(guarded(body))
+
+
+@db.command(name="resume-sending")
+@click.argument("domain", required=False)
+@DB_OPTION
+def resume_sending(domain: str | None, db_url: str | None) -> None:
+    """Resume marketing mail from DOMAIN, paused by the complaint-rate breaker (its complaint
+    rate reached the ceiling, 0.3 % by default; docs/operations.md). Without DOMAIN, list the
+    paused domains.
+
+    Held sends go out at the next delivery round, and the rate is measured afresh from now.
+    Exit 0 when resumed (or listed), 1 when DOMAIN is not paused, 2 on a usage or database
+    error.
+    """
+
+    def body() -> int:
+        import datetime as dt
+
+        from engine.runtime import breaker
+        from engine.store import db as store
+
+        with store_errors():
+            engine = store.connect(db_url)
+            try:
+                if domain is None:
+                    with engine.connect() as conn:
+                        stopped = breaker.paused(conn)
+                    for each in stopped.values():
+                        click.echo(each.reason)
+                    if not stopped:
+                        click.echo("no domain is paused")
+                    return 0
+                wanted = breaker.sending_domain(domain)
+                with store.write_transaction(engine) as conn:
+                    record = breaker.resume(conn, wanted, dt.datetime.now(dt.UTC), _actor())
+                    others = sorted(breaker.paused(conn))
+            finally:
+                engine.dispose()
+        if record is None:
+            still = f" (paused: {', '.join(others)})" if others else " (no domain is paused)"
+            click.echo(f"engine: {wanted} is not paused{still}", err=True)
+            return 1
+        click.echo(f"{wanted}: sending resumed (paused since "
+                   f"{record.at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC at a complaint rate of "
+                   f"{record.rate}); held sends go out at the next delivery round")
+        return 0
+
+    sys.exit(guarded(body))
+
+
+def _actor() -> str:
+    """Who resumed, for the audit entry: the operating-system user, if there is one."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
 
 
 @contextmanager

@@ -36,7 +36,7 @@ def plan(path: str, db_url: str | None, at_text: str | None, fmt_: str, out_dir:
     flows/): every email, notification and hand-off with its recipient, template, subject and
     why; what the policy gate defers or blocks, and why. Nothing is written.
 
-    Exit 0 when planned, 2 on a usage, flow or database error."""
+    Exit 0 when planned, 2 on a usage, configuration, flow or database error."""
 
     def body() -> int:
         from engine.config import load_settings

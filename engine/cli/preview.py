@@ -45,13 +45,10 @@ def preview(template: str, email: str, out_dir: str | None, db_url: str | None,
     """
 
     def body() -> int:
-        from engine.config import ConfigError, load_settings
+        from engine.config import load_settings
         from engine.mail.errors import TemplateError
 
-        try:
-            settings = load_settings()
-        except ConfigError as exc:
-            raise UsageError(str(exc)) from exc
+        settings = load_settings()  # a ConfigError is reported by guarded (exit 2)
         folder = Path(templates) if templates else settings.templates
         if not folder.is_dir():
             raise UsageError(f"{folder}: templates folder not found")

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from engine.cli.common import guarded
+from engine.cli.common import check_delivery_settings, guarded
 from engine.cli.db import DB_OPTION, store_errors
 from engine.cli.query import parse_time
 from engine.workspace import UsageError
@@ -35,7 +35,8 @@ def run(path: str, db_url: str | None, once: bool, at_text: str | None, only: tu
         no_deliver: bool, deliver_every: int) -> None:
     """Run the flows in PATH (default: flows/) against the lead store.
 
-    Exit 0 when done (or stopped by a signal), 2 on a usage, flow or database error.
+    Exit 0 when done (or stopped by a signal), 2 on a usage, configuration, flow or database
+    error.
     """
 
     def body() -> int:
@@ -51,6 +52,8 @@ def run(path: str, db_url: str | None, once: bool, at_text: str | None, only: tu
         if unknown:
             raise UsageError(f"no flow named {', '.join(sorted(unknown))} in {path}")
         settings = load_settings()
+        if not no_deliver:
+            check_delivery_settings(settings)
         with store_errors():
             engine = store.connect(db_url)
             if once:

@@ -48,18 +48,18 @@ def serve(host: str, port: int, db_url: str | None, flows: str | None,
     def body() -> int:
         import uvicorn
 
-        from engine.config import ConfigError, load_settings
+        from engine.config import load_settings
         from engine.imports.config import ConfigError as FlowsError
         from engine.imports.config import load as load_flows
         from engine.store import db
         from engine.track import create_app
         from engine.track.settings import load_track_settings
 
+        settings = load_settings()  # a ConfigError is reported by guarded (exit 2)
+        track = load_track_settings(settings.site_origins)
         try:
-            settings = load_settings()
-            track = load_track_settings(settings.site_origins)
             config = load_flows(flows)
-        except (ConfigError, FlowsError) as exc:
+        except FlowsError as exc:
             raise UsageError(str(exc)) from exc
         with store_errors():
             engine = db.connect(db_url)

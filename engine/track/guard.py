@@ -2,11 +2,14 @@
 security headers (RELIABILITY 3.3, 3.9).
 
 - Rate limits per client address and class of endpoint (engine.track.ratelimit): mail links
-  (clicks, opens, unsubscribes) share one generous bucket, beacons and forms have their own.
+  (clicks, opens, unsubscribes) share one generous bucket; beacons, forms and the relay's
+  reports (``/hooks/``) have their own, so a flood of one class cannot starve another.
   Over the limit: 429 with Retry-After, except the open pixel, which always answers the image
   (and then records nothing).
 - A declared Content-Length over the endpoint's cap is refused with 413 before anything is
-  read; bodies without one are counted as they are read (engine.track.bodies).
+  read; bodies without one are counted as they are read (engine.track.bodies). The relay's
+  reports get a cap of their own (``hook_body``, 1 MiB): a batch of a thousand events is
+  legitimately large, while every other endpoint's body stays small.
 - Every response gets ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``
   (a tracked URL never leaks to the landing page), a CSP that allows no script, no framing
   (``frame-ancestors 'none'``), no base URL and forms only to this server, and ``Cache-Control:
@@ -46,6 +49,8 @@ def endpoint_class(path: str) -> str:
         return "collect"
     if path.startswith("/f/"):
         return "form"
+    if path.startswith("/hooks/"):
+        return "hook"
     return "other"
 
 
@@ -60,8 +65,8 @@ class Guard:
         kind = endpoint_class(path)
         if path.startswith("/u/"):
             return self.limits.unsubscribe_body
-        return {"collect": self.limits.collect_body,
-                "form": self.limits.form_body}.get(kind, self.limits.other_body)
+        return {"collect": self.limits.collect_body, "form": self.limits.form_body,
+                "hook": self.limits.hook_body}.get(kind, self.limits.other_body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,6 +98,7 @@ def make_limiters(limits: Limits) -> dict[str, RateLimiter]:
         "mail": RateLimiter(*limits.rate_mail, max_keys=limits.tracked_ips),
         "collect": RateLimiter(*limits.rate_collect, max_keys=limits.tracked_ips),
         "form": RateLimiter(*limits.rate_form, max_keys=limits.tracked_ips),
+        "hook": RateLimiter(*limits.rate_hook, max_keys=limits.tracked_ips),
     }
 
 

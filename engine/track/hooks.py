@@ -23,6 +23,10 @@ message, to the relay or the ESP, which posts it here. The engine then stops mai
   event names one of our Message-IDs, the outbox row gets the outcome in ``reason`` (shown by
   ``engine explain``); a row left ``unknown`` by a lost SMTP reply becomes ``sent``, since the
   relay evidently had it. A ``sent`` row stays ``sent``: a later bounce does not unsend it.
+- **Complaint rate.** New complaints make the complaint-rate breaker (engine.runtime.breaker)
+  measure each sending domain's rate, after the answer is sent: a warning at 0.1 %, and at
+  0.3 % marketing mail from the domain pauses. A complaint without one of our Message-IDs is
+  counted against the last marketing message sent to the address (``webhook_events.outbox_id``).
 - **Untrusted text.** Reasons come from remote mail servers: control and formatting characters are
   removed, the recipient's address is masked, and the text is cut to :data:`MAX_REASON`
   characters. Nothing of a request is echoed back.
@@ -34,6 +38,7 @@ docs/tracking.md lists both.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -48,15 +53,18 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from engine.delivery.classify import HARD_BOUNCE
+from engine.runtime import breaker
 from engine.store.emails import email_hash, normalise_email
-from engine.store.schema import audit, leads, outbox, suppressions, webhook_events
+from engine.store.schema import leads, outbox, webhook_events
 from engine.track import pages
 from engine.track.bodies import media_type, read_body
-from engine.track.context import context
+from engine.track.context import Context, context
+from engine.track.mail_events import suppress
 from engine.track.sql import insert_ignore
 from engine.track.writer import Dropped
 
@@ -337,10 +345,18 @@ class Applied:
     suppressed: int = 0  # new events that suppressed their address (hard bounce, complaint)
     stopped: int = 0  # queued sends they stopped
     reconciled: int = 0  # outbox rows moved from unknown to sent
+    complaints: int = 0  # new complaints (the complaint-rate breaker looks again)
 
 
 _BY_MESSAGE_ID = sa.select(outbox.c.id, outbox.c.status).where(
     outbox.c.message_id == sa.bindparam("message_id"))
+# The last marketing message sent to an address: what a complaint without one of our
+# Message-IDs is counted against (SendGrid's spam reports, for one, carry none).
+_LAST_SENT = (sa.select(outbox.c.id)
+              .where(outbox.c.lead_id == sa.select(leads.c.id)
+                     .where(leads.c.email == sa.bindparam("email")).scalar_subquery(),
+                     outbox.c.action == "send", outbox.c.status == "sent")
+              .order_by(outbox.c.sent_at.desc(), outbox.c.id.desc()).limit(1))
 
 
 def apply(conn: sa.Connection, events: Sequence[HookEvent], now: datetime) -> Applied:
@@ -352,45 +368,31 @@ def apply(conn: sa.Connection, events: Sequence[HookEvent], now: datetime) -> Ap
         row = (conn.execute(_BY_MESSAGE_ID, {"message_id": event.message_id}).first()
                if event.message_id else None)
         suppression = event.suppression
+        about = None if row is None else int(row.id)
+        if about is None and event.kind == "complaint":
+            about = conn.execute(_LAST_SENT, {"email": event.email}).scalar()
         inserted = conn.execute(insert_ignore(conn, webhook_events).values(
             source=event.source, event_id=event.event_id, received_at=now,
             occurred_at=event.occurred_at, kind=event.kind, severity=event.severity,
             status=event.status, email_hash=email_hash(event.email),
-            outbox_id=None if row is None else row.id, reason=event.reason,
+            outbox_id=about, reason=event.reason,
             effect="suppressed" if suppression else "recorded",
         ).returning(webhook_events.c.event_id)).first()
         if inserted is None:
             done.duplicates += 1
             continue
         done.new += 1
+        done.complaints += event.kind == "complaint"
         if suppression is not None:
             done.suppressed += 1
-            done.stopped += suppress(conn, event, suppression, now)
+            done.stopped += suppress(
+                conn, event.email, suppression, now, source=SOURCE,
+                note=f"{event.source} event {event.event_id}", stopped_reason=STOPPED[suppression],
+                details={"source": event.source, "event_id": event.event_id,
+                         "status": event.status}).stopped
         if row is not None:
             done.reconciled += record_outcome(conn, int(row.id), str(row.status), event, now)
     return done
-
-
-def suppress(conn: sa.Connection, event: HookEvent, reason: str, now: datetime) -> int:
-    """Suppress the event's address (by hash, as every send checks) and stop its lead's queued
-    sends, as an unsubscribe does (engine.track.mail_events.unsubscribe); the audit entry only
-    the first time. Returns the number of sends stopped."""
-    digest = email_hash(event.email)
-    added = conn.execute(insert_ignore(conn, suppressions).values(
-        email_hash=digest, reason=reason, scope="global", source=SOURCE,
-        note=f"{event.source} event {event.event_id}"[:500], created_at=now,
-    ).returning(suppressions.c.id)).first()
-    lead_ids = sa.select(leads.c.id).where(leads.c.email == event.email).scalar_subquery()
-    stopped = int(conn.execute(outbox.update().where(
-        outbox.c.lead_id == lead_ids, outbox.c.action == "send",
-        outbox.c.status.in_(("pending", "deferred"))).values(
-        status="suppressed", reason=STOPPED[reason], updated_at=now)).rowcount)
-    if added is not None:
-        conn.execute(audit.insert().values(
-            at=now, actor=SOURCE, action="suppression.add", subject=digest,
-            details={"reason": reason, "source": event.source, "event_id": event.event_id,
-                     "status": event.status, "stopped_sends": stopped}))
-    return stopped
 
 
 def record_outcome(conn: sa.Connection, row_id: int, status: str, event: HookEvent,
@@ -426,7 +428,7 @@ async def receive(request: Request) -> Response:
     if media_type(request) != "application/json":
         return _plain("expected application/json", 415)
     limits = ctx.track.limits
-    body = await read_body(request, int(getattr(limits, "hook_body", limits.other_body)))
+    body = await read_body(request, limits.hook_body)
     problem = signature_problem(secret.encode("utf-8"), request.headers.get(TIMESTAMP_HEADER),
                                 request.headers.get(SIGNATURE_HEADER), body, ctx.now())
     if problem is not None:
@@ -443,7 +445,80 @@ async def receive(request: Request) -> Response:
         except (Dropped, SQLAlchemyError) as exc:
             log.error("webhook events NOT recorded (answered 503): %s", exc)
             return _plain("try again later", 503, **{"retry-after": "30"})
+    # New complaints: the breaker looks at the rates once the answer is on its way (the
+    # relay does not wait for a scan of the week's outbox).
     return JSONResponse({"received": len(batch), "new": done.new,
                          "duplicates": done.duplicates, "ignored": len(batch) - len(wanted),
                          "suppressed": done.suppressed, "stopped_sends": done.stopped,
-                         "reconciled": done.reconciled})
+                         "reconciled": done.reconciled},
+                        background=BackgroundTask(watch, request) if done.complaints else None)
+
+
+# ---------------------------------------------------------------- the complaint-rate breaker
+
+
+class Watch:
+    """The breaker's state in one server process: one check at a time (reports that arrive
+    meanwhile are covered by one more check after it), and the delivered counts it reuses."""
+
+    def __init__(self) -> None:
+        self.running = False
+        self.again = False
+        self.counts = breaker.CachedCounts()
+
+
+async def watch(request: Request) -> None:
+    """Check the complaint rates after new complaints (engine.runtime.breaker): warn, or pause
+    a domain at the ceiling, with an ERROR line naming it."""
+    state = request.app.state
+    current = getattr(state, "complaint_watch", None)
+    if current is None:
+        current = state.complaint_watch = Watch()
+    if current.running:
+        current.again = True
+        return
+    current.running = True
+    try:
+        current.again = True
+        while current.again:
+            current.again = False
+            await check_rates(context(request), current.counts)
+    finally:
+        current.running = False
+
+
+async def check_rates(ctx: Context, counts: breaker.Counts) -> list[breaker.Paused]:
+    """Measure on a connection of its own (off the writer), pause through the writer, log after
+    the commit. Returns the domains this check paused."""
+    now, limits, default = ctx.now(), ctx.track.complaints, ctx.settings.sender.address
+
+    def measure() -> tuple[list[tuple[breaker.Rate, breaker.Level]], set[str]]:
+        with ctx.engine.connect() as conn:
+            return (breaker.assess(conn, now, limits, default, sent=counts),
+                    set(breaker.paused(conn)))
+
+    try:
+        found, stopped = await asyncio.to_thread(measure)
+        due = [rate for rate, level in found if level == "pause" and rate.domain not in stopped]
+        new = await ctx.writer.run(partial(pause_all, rates=due, now=now)) if due else []
+    except (Dropped, SQLAlchemyError) as exc:
+        log.error("complaint-rate check failed (it runs again with the next complaint): %s",
+                  exc)
+        return []
+    for rate, level in found:
+        if level == "warn":
+            log.warning("complaint rate of %s is %s: at or above the %g%% warning level%s",
+                        rate.domain, rate.describe(), limits.warn_percent,
+                        "" if rate.delivered >= limits.min_delivered else
+                        f" (fewer than {limits.min_delivered:,} delivered: no pause yet)")
+    for record in new:
+        log.error("SENDING PAUSED for %s: complaint rate %s reached %g%%; marketing mail from "
+                  "%s is held until `engine db resume-sending %s`", record.domain,
+                  record.rate, limits.pause_percent, record.domain, record.domain)
+    return new
+
+
+def pause_all(conn: sa.Connection, rates: Sequence[breaker.Rate], now: datetime
+              ) -> list[breaker.Paused]:
+    """The writer's job: pause each domain (those already paused are skipped)."""
+    return [p for p in (breaker.pause(conn, rate, now, SOURCE) for rate in rates) if p]

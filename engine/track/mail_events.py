@@ -7,6 +7,7 @@ the lead, the flow and step, and the link the click leads to.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -160,18 +161,47 @@ def unsubscribe(conn: sa.Connection, outbox_id: int, now: datetime) -> Unsubscri
     who = recipient(conn, outbox_id)
     if msg is None or who is None:
         return None
-    digest = email_hash(who.email)
-    added = conn.execute(insert_ignore(conn, suppressions).values(
-        email_hash=digest, reason="unsubscribe", scope="global", source=SOURCE,
-        note=f"{msg.flow}/{msg.step}", created_at=now).returning(suppressions.c.id)).first()
-    stopped = conn.execute(outbox.update().where(
-        outbox.c.lead_id == who.lead_id, outbox.c.action == "send",
-        outbox.c.status.in_(("pending", "deferred"))).values(
-        status="suppressed", reason=UNSUBSCRIBED, updated_at=now)).rowcount
-    if added is not None:
+    done = suppress(conn, who.email, "unsubscribe", now, source=SOURCE,
+                    note=f"{msg.flow}/{msg.step}", stopped_reason=UNSUBSCRIBED,
+                    details={"outbox_id": msg.outbox_id, "flow": msg.flow, "step": msg.step},
+                    lead_id=who.lead_id)
+    if done.new:
         conn.execute(events.insert(), _mail_event(msg, "unsubscribe", now, None))
+    return Unsubscribed(who, done.new, done.stopped)
+
+
+# ---------------------------------------------------------------- suppressions
+
+
+@dataclass(frozen=True, slots=True)
+class Suppressed:
+    new: bool  # False: the address already had a suppression for this reason
+    stopped: int  # queued sends set to suppressed
+
+
+def suppress(conn: sa.Connection, email: str, reason: str, now: datetime, *, source: str,
+             note: str, stopped_reason: str, details: Mapping[str, Any],
+             lead_id: int | None = None) -> Suppressed:
+    """Suppress ``email`` (by its hash, as every send checks; scope global), stop the lead's
+    sends still waiting in the outbox, and write the audit entry the first time.
+
+    What an unsubscribe, a hard bounce and a complaint share. Rows already ``claimed`` or
+    ``sending`` are left to the delivery worker, whose own check before DATA stops them.
+    ``lead_id`` when the caller knows it; else the lead with this (normalised) address.
+    ``details`` go into the audit entry between the reason and the number of sends stopped.
+    Idempotent: a repeat stops what was queued since, and records nothing again."""
+    digest = email_hash(email)
+    added = conn.execute(insert_ignore(conn, suppressions).values(
+        email_hash=digest, reason=reason, scope="global", source=source, note=note[:500],
+        created_at=now).returning(suppressions.c.id)).first()
+    lead: int | sa.ScalarSelect[Any] = lead_id if lead_id is not None else (
+        sa.select(leads.c.id).where(leads.c.email == email).scalar_subquery())
+    stopped = int(conn.execute(outbox.update().where(
+        outbox.c.lead_id == lead, outbox.c.action == "send",
+        outbox.c.status.in_(("pending", "deferred"))).values(
+        status="suppressed", reason=stopped_reason, updated_at=now)).rowcount)
+    if added is not None:
         conn.execute(audit.insert().values(
-            at=now, actor=SOURCE, action="suppression.add", subject=digest,
-            details={"reason": "unsubscribe", "outbox_id": msg.outbox_id, "flow": msg.flow,
-                     "step": msg.step, "stopped_sends": stopped}))
-    return Unsubscribed(who, added is not None, stopped)
+            at=now, actor=source, action="suppression.add", subject=digest,
+            details={"reason": reason, **details, "stopped_sends": stopped}))
+    return Suppressed(added is not None, stopped)

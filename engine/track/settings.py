@@ -1,4 +1,5 @@
-"""What the tracking server needs beyond engine.config.Settings: UTM parameters and its limits.
+"""What the tracking server needs beyond engine.config.Settings: UTM parameters, its limits, and
+the thresholds of the complaint-rate breaker it runs (engine.runtime.breaker).
 
 UTM parameters live in engine.toml beside the site origins (docs/tracking.md)::
 
@@ -16,7 +17,12 @@ to links into the site origins, and never replace a parameter the link already h
 
 Limits (:class:`Limits`) may be tuned in ``[tracking.limits]``, e.g. behind a proxy that
 gathers many users on one address: ``rate_mail = [200, 1000]`` (per second, burst),
-``collect_body = 8192``, ``held_view_days = 14``.
+``collect_body = 8192``, ``held_view_days = 14``. The relay's reports have their own body cap
+and rate (``hook_body``, ``rate_hook``).
+
+The complaint-rate breaker (docs/operations.md) may be tuned in ``[tracking.complaints]``:
+``days = 7`` (the rolling window), ``warn_percent = 0.1``, ``pause_percent = 0.3``,
+``min_delivered = 1000`` (no pause below this many delivered messages in the window).
 engine.config ignores keys of ``[tracking]`` it does not know, so this module reads that one table
 itself, from the same file (``ENGINE_CONFIG``, else ./engine.toml).
 """
@@ -32,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import CONFIG_FILE, ConfigError
+from engine.runtime.breaker import Thresholds
 
 UTM_NAME = re.compile(r"utm_[a-z_]{1,30}")
 UTM_FIELDS = ("flow", "step", "template", "campaign")
@@ -52,10 +59,12 @@ class Limits:
     collect_body: int = 4096
     form_body: int = 16 * 1024
     other_body: int = 1024
+    hook_body: int = 1024 * 1024  # /hooks/events: up to 1,000 events with the remote text
     form_fields: int = 50
     rate_mail: tuple[float, int] = (50.0, 200)  # clicks, opens, unsubscribes
     rate_collect: tuple[float, int] = (20.0, 60)
     rate_form: tuple[float, int] = (2.0, 20)
+    rate_hook: tuple[float, int] = (20.0, 100)  # the relay's or ESP's report batches
     tracked_ips: int = 10_000  # rate-limit entries kept (least recently seen dropped first)
     queue: int = 2000  # writes waiting; beyond it beacons and opens are dropped (and counted)
     batch: int = 200  # writes committed together
@@ -70,6 +79,7 @@ class TrackSettings:
     site_origins: tuple[str, ...] = ()
     utm: tuple[tuple[str, str], ...] = ()
     limits: Limits = field(default_factory=Limits)
+    complaints: Thresholds = field(default_factory=Thresholds)
 
 
 def parse_utm(table: object, where: str = "[tracking.utm]") -> tuple[tuple[str, str], ...]:
@@ -119,6 +129,7 @@ def load_track_settings(site_origins: tuple[str, ...], path: Path | None = None,
     file = path or Path(env.get("ENGINE_CONFIG", CONFIG_FILE))
     utm: tuple[tuple[str, str], ...] = ()
     limits = Limits()
+    complaints = Thresholds()
     if file.exists():
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
@@ -129,12 +140,15 @@ def load_track_settings(site_origins: tuple[str, ...], path: Path | None = None,
             utm = parse_utm(tracking["utm"], f"{file}: [tracking.utm]")
         if isinstance(tracking, dict) and "limits" in tracking:
             limits = parse_limits(tracking["limits"], f"{file}: [tracking.limits]")
+        if isinstance(tracking, dict) and "complaints" in tracking:
+            complaints = parse_thresholds(tracking["complaints"],
+                                          f"{file}: [tracking.complaints]")
     for origin in site_origins:
         if not valid_origin(origin):
             raise ConfigError(f"site origin {origin!r} must be scheme://host[:port], e.g. "
                               "https://www.example.co.jp (no path)")
     return TrackSettings(site_origins=tuple(o.lower() for o in site_origins), utm=utm,
-                         limits=limits)
+                         limits=limits, complaints=complaints)
 
 
 def parse_limits(table: object, where: str = "[tracking.limits]") -> Limits:
@@ -163,6 +177,38 @@ def parse_limits(table: object, where: str = "[tracking.limits]") -> Limits:
                 raise ConfigError(f"{where}: {name} must be a number > 0")
             values[name] = float(value)
     return replace(defaults, **values)
+
+
+def parse_thresholds(table: object, where: str = "[tracking.complaints]") -> Thresholds:
+    """``{"days": 7, "warn_percent": 0.1, "pause_percent": 0.3, "min_delivered": 1000}``
+    -> Thresholds: whole days 1 to 90, percentages above 0 and at most 100 (the warning not
+    above the pause), a whole minimum volume >= 1."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    known = tuple(Thresholds.__dataclass_fields__)
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(known)})")
+    values: dict[str, Any] = {}
+    for name in ("days", "min_delivered"):
+        if name in table:
+            value = table[name]
+            top = 90 if name == "days" else 10**9
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
+                raise ConfigError(f"{where}: {name} must be a whole number from 1 to {top:,}")
+            values[name] = value
+    for name in ("warn_percent", "pause_percent"):
+        if name in table:
+            value = table[name]
+            if not _positive(value) or value > 100:
+                raise ConfigError(f"{where}: {name} must be a percentage above 0, at most 100 "
+                                  "(0.3 means 0.3 %)")
+            values[name] = float(value)
+    out = replace(Thresholds(), **values)
+    if out.warn_percent > out.pause_percent:
+        raise ConfigError(f"{where}: warn_percent ({out.warn_percent:g}) is above "
+                          f"pause_percent ({out.pause_percent:g})")
+    return out
 
 
 def _positive(value: object) -> bool:

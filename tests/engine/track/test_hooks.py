@@ -11,6 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -403,7 +404,8 @@ def test_bodies_that_are_not_a_batch(lite_hooks: TestClient, lite: sa.Engine, cl
 
 
 def test_wrong_type_and_oversized_bodies(lite: sa.Engine, clock: Clock) -> None:
-    small = TrackSettings(site_origins=(SITE,), limits=NO_RATE_LIMITS)  # other_body: 1 KB
+    small = TrackSettings(site_origins=(SITE,),
+                          limits=replace(NO_RATE_LIMITS, hook_body=1024))  # hook_body: 1 KB
     app = create_app(lite, Settings(webhook_secret=HOOK_SECRET), small, secret=SECRET, now=clock)
     with TestClient(app) as client:
         body = json.dumps([event("delivered", f"a{i}@example.com", f"e{i}")
