@@ -324,19 +324,27 @@ def compile_condition(condition: A.Condition, ctx: Context, at: dt.datetime,
 
 def compile_together(conditions: Sequence[A.Condition], ctx: Context, at: dt.datetime,
                      dialect: DialectLike, planner: Planner | None = None,
+                     planners: Sequence[Planner | None] = (),
                      ) -> tuple[Compiled, list[ColumnElement[bool]]]:
     """Several conditions in one compilation, for a query that places their tests apart (in an
     order of its own, with other terms between): parameters and aliases are named once for
     all (two compilations would both have a ``text_1``), and the joins they need are shared.
-    Returns the joins (``from_()``, whose ``where`` ANDs them all) and each condition's test."""
+    ``planners``: a planner of its own for the condition at the same position (None: the
+    common one), e.g. per lead for tests that few leads reach. Returns the joins
+    (``from_()``, whose ``where`` ANDs them all) and each condition's test."""
     name = dialect_name(dialect)
     if planner is None and isinstance(dialect, Engine):
         with dialect.connect() as conn:
-            return compile_together(conditions, ctx, at, conn)
+            return compile_together(conditions, ctx, at, conn, planners=planners)
     if planner is None and isinstance(dialect, Connection):
         planner = MeasuredPlanner(dialect)
     compiler = Compiler(ctx, at, name, planner)
-    wheres = [compiler.condition(c) for c in conditions]
+    common = compiler.planner
+    wheres = []
+    for i, c in enumerate(conditions):
+        own = planners[i] if i < len(planners) else None
+        compiler.planner = own if own is not None else common
+        wheres.append(compiler.condition(c))
     return Compiled(sa.and_(*wheres), compiler.joins, name), wheres
 
 

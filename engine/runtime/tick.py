@@ -38,6 +38,7 @@ from dsl.formatter import condition as condition_text
 from dsl.formatter import duration as duration_text
 from engine.conditions import model as M
 from engine.conditions.compile import Compiled, compile_condition, compile_together
+from engine.conditions.plan import FixedPlanner
 from engine.conditions.reference import Interpreter
 from engine.conditions.rows import attribute_columns, lead_from_row
 from engine.mail.tokens import message_id
@@ -359,7 +360,13 @@ class Tick:
         are measured on this store's data (a few milliseconds), as `engine query` does; every
         shape gives the same rows."""
         parts = [condition] + ([A.Not(A.Or(tuple(blockers)))] if blockers else [])
-        compiled, wheres = compile_together(parts, self.fr.ctx, self.at, self.conn)
+        # Once the flow has ticked, the leads that get past "not enrolled already" are the
+        # audience's newcomers since, a handful: the exit and goal tests look them up one by
+        # one rather than read every event of their kinds (a goal's `submitted "demo*"` over
+        # all time would be read whole for them).
+        few = FixedPlanner(False) if self.last_tick() is not None else None
+        compiled, wheres = compile_together(parts, self.fr.ctx, self.at, self.conn,
+                                            planners=[None, few])
         return compiled, sa.and_(wheres[0], no_block, *wheres[1:])
 
     def tick_key(self) -> str:
