@@ -38,6 +38,7 @@ from dsl.formatter import condition as condition_text
 from dsl.formatter import duration
 from engine.conditions.compile import compile_condition
 from engine.conditions.model import Context, span
+from engine.runtime import breaker
 from engine.runtime.model import Folder
 from engine.runtime.windows import (
     SendWindow,
@@ -237,7 +238,8 @@ def _due(at: dt.datetime) -> list[ColumnElement[bool]]:
 
 
 def gate_pass(conn: Connection, folder: Folder, at: dt.datetime,
-              commit: Callable[[], None] | None = None) -> GateReport:
+              commit: Callable[[], None] | None = None, sender: str | None = None,
+              ) -> GateReport:
     """Decide every due send intent. A lead's intents are decided together (the cap), so
     batches are cut at lead boundaries.
 
@@ -245,7 +247,9 @@ def gate_pass(conn: Connection, folder: Folder, at: dt.datetime,
     "the next 1,000 due leads" per batch re-read every due intent each time (the status
     index has no lead order), which made a pass quadratic in the number of due intents. Each
     batch's intents are then read through the outbox's lead index (on SQLite, whose planner
-    would otherwise take the status index again, the status test is kept off any index)."""
+    would otherwise take the status index again, the status test is kept off any index).
+    ``sender``: the default From address, whose domain (or an owner's) the complaint-rate
+    breaker (engine.runtime.breaker) may have paused; None: the breaker is not consulted."""
     gate = Gate(folder)
     report = GateReport()
     status = unindexed(outbox.c.status, conn.dialect.name)  # each batch by the lead index
@@ -259,7 +263,12 @@ def gate_pass(conn: Connection, folder: Folder, at: dt.datetime,
             .where(outbox.c.action == "send", status.in_(("pending", "deferred")),
                    outbox.c.next_attempt_at <= at, outbox.c.lead_id.in_(lead_ids))
             .order_by(outbox.c.id)).all()
-        apply(conn, rows, gate.verdicts(conn, rows, at), at, report)
+        verdicts = gate.verdicts(conn, rows, at)
+        if sender is not None:  # the complaint-rate breaker holds a paused domain's sends
+            for i, held in breaker.hold(conn, rows, at, sender).items():
+                if verdicts.get(i, ALLOW).status != "suppressed":
+                    verdicts[i] = Verdict("deferred", held.until, held.reason)
+        apply(conn, rows, verdicts, at, report)
         if commit is not None:
             commit()
     return report

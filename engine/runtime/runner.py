@@ -99,7 +99,8 @@ def process(unit: Unit, folder: Folder, at: dt.datetime, settings: Settings, sec
     report.ticks = tick_all(unit, folder, at, settings, secret, only)
     report.handoffs = handoff_pass(unit.conn, folder, at)
     unit.commit()
-    report.gate = gate_pass(unit.conn, folder, at, commit=unit.commit)
+    report.gate = gate_pass(unit.conn, folder, at, commit=unit.commit,
+                            sender=settings.sender.address)
     unit.commit()
     return report
 

@@ -98,3 +98,35 @@ def test_deferred_mail_goes_out_when_the_window_opens(db_url: str) -> None:
     assert [r.status for r in intents(engine)] == ["pending"]
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(leads)).scalar_one() == 1
+
+
+def test_a_domain_the_complaint_breaker_paused_is_held_at_the_tick_and_in_the_plan(
+        db_url: str) -> None:
+    """The tick's gate asks the breaker (engine.runtime.breaker) too, so `engine plan` shows a
+    paused domain's sends as held, with the way to resume; a suppressed lead stays blocked."""
+    from engine.runtime import breaker
+    from tests.engine.runtime.harness import SETTINGS, plan
+
+    engine = store(db_url)
+    f = folder('flow t:\n    enter when stage is "lead"\n    send "journey/welcome.html"\n',
+               POLICY)
+    add_lead(engine, "ok@example.co.jp", T0 - days(10), stage="lead")
+    add_lead(engine, "unsub@example.co.jp", T0 - days(10), stage="lead")
+    domain = breaker.sending_domain(SETTINGS.sender.address)
+    with engine.begin() as conn:
+        conn.execute(suppressions.insert().values(
+            email_hash=email_hash("unsub@example.co.jp"), reason="unsubscribe", created_at=T0))
+        assert breaker.pause(conn, breaker.Rate(domain, 4, 1000, T0 - days(7)), T0,
+                             "test") is not None
+    planned = {a["email"]: a for a in plan(engine, f, T0) if a["action"] == "send"}
+    assert planned["ok@example.co.jp"]["status"] == "deferred"
+    assert f"sending paused for {domain}" in planned["ok@example.co.jp"]["reason"]
+    tick(engine, f, T0)
+    got = {r.email: (r.status, r.reason) for r in intents(engine)}
+    assert got["ok@example.co.jp"][0] == "deferred"
+    assert f"engine db resume-sending {domain}" in got["ok@example.co.jp"][1]
+    assert got["unsub@example.co.jp"] == ("suppressed", "suppressed (unsubscribe)")
+    with engine.begin() as conn:
+        assert breaker.resume(conn, domain, T0 + dt.timedelta(minutes=5), "test") is not None
+    tick(engine, f, T0 + dt.timedelta(minutes=10))
+    assert {r.email: r.status for r in intents(engine)}["ok@example.co.jp"] == "pending"
