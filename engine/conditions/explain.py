@@ -22,7 +22,7 @@ from engine.conditions import model as M
 from engine.conditions.model import Context, Event
 from engine.conditions.reference import Interpreter
 from engine.conditions.scores import Breakdown
-from engine.conditions.values import did_matches, event_matches
+from engine.conditions.values import did_matches, entered, event_matches
 
 SHOWN_EVENTS = 5
 
@@ -112,7 +112,8 @@ class Explainer:
                                   if event_matches(e, em, self.ctx)], window)
             case A.Did(window=window):
                 self.events(out, [e for e in self.it.in_window(window)
-                                  if did_matches(e, c, self.ctx)], window)
+                                  if did_matches(e, c, self.ctx,
+                                                 entered(self.it.lead, self.ctx))], window)
             case A.LastEvent(event=em, duration=duration):
                 found = [e for e in self.it.in_window(None) if event_matches(e, em, self.ctx)]
                 cutoff = self.it.at - M.span(duration)

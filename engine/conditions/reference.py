@@ -28,6 +28,7 @@ from engine.conditions.values import (
     Typed,
     compare_values,
     did_matches,
+    entered,
     event_matches,
     glob_match,
     typed,
@@ -154,7 +155,8 @@ class Interpreter:
         raise ConditionError(f"unknown count `{c.op}`")
 
     def did(self, c: A.Did) -> bool:
-        return any(did_matches(e, c, self.ctx) for e in self.in_window(c.window))
+        since = entered(self.lead, self.ctx)
+        return any(did_matches(e, c, self.ctx, since) for e in self.in_window(c.window))
 
     def last_event(self, c: A.LastEvent) -> bool:
         times = [M.utc(e.at) for e in self.matching(c.event)]

@@ -13,9 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.conditions.model import Context, Event
-from engine.conditions.values import json_value, typed
+from engine.conditions.values import ENTRIES, json_value, typed
 from engine.store.fields import EVENT_COLUMNS, LEAD_COLUMNS
-from engine.store.schema import events, leads
+from engine.store.schema import enrollments, events, leads
 
 
 def lead_from_row(row: Mapping[Any, Any], ctx: Context,
@@ -60,21 +60,32 @@ def event_from_row(row: Mapping[Any, Any]) -> Event:
 def load_lead(conn: sa.Connection, lead_id: int, ctx: Context) -> tuple[dict[str, Any],
                                                                            list[Event]]:
     """One lead and all its events, read from the store."""
-    row = conn.execute(sa.select(leads).where(leads.c.id == lead_id)).mappings().one()
-    rows = conn.execute(sa.select(events).where(events.c.lead_id == lead_id)
-                        .order_by(events.c.occurred_at, events.c.id)).mappings().all()
-    return lead_from_row(row, ctx), [event_from_row(r) for r in rows]
+    return load_leads(conn, [lead_id], ctx)[lead_id]
+
+
+def entries(conn: sa.Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Each lead's latest entry into each flow (``clicked STEP`` counts from it)."""
+    out: dict[int, dict[str, Any]] = {}
+    for lead_id, flow, at in conn.execute(
+            sa.select(enrollments.c.lead_id, enrollments.c.flow,
+                      sa.func.max(enrollments.c.entered_at).label("at"))
+            .where(enrollments.c.lead_id.in_(list(ids)))
+            .group_by(enrollments.c.lead_id, enrollments.c.flow)):
+        out.setdefault(int(lead_id), {})[flow] = at  # max() keeps the column's type
+    return out
 
 
 def load_leads(conn: sa.Connection, ids: Sequence[int], ctx: Context) -> dict[int, tuple[
         dict[str, Any], list[Event]]]:
-    """Several leads with their events (two queries, for tests and explanations)."""
+    """Several leads with their events (three queries, for tests and explanations)."""
     out: dict[int, tuple[dict[str, Any], list[Event]]] = {}
+    entered = entries(conn, ids)
     for row in conn.execute(sa.select(leads).where(leads.c.id.in_(list(ids)))).mappings():
-        out[row["id"]] = (lead_from_row(row, ctx), [])
+        out[row["id"]] = ({**lead_from_row(row, ctx), ENTRIES: entered.get(row["id"], {})}, [])
     query = (sa.select(events).where(events.c.lead_id.in_(list(ids)))
              .order_by(events.c.occurred_at, events.c.id))
     for row in conn.execute(query).mappings():
         if row["lead_id"] in out:
             out[row["lead_id"]][1].append(event_from_row(row))
     return out
+

@@ -31,7 +31,7 @@ from engine.conditions.model import ConditionError, Context
 from engine.conditions.plan import Kind, Probe
 from engine.conditions.sql_values import Values
 from engine.store import fields
-from engine.store.schema import events, leads
+from engine.store.schema import enrollments, events, leads
 
 Alias = Any  # an alias of the events table
 
@@ -106,8 +106,16 @@ class Events(Values):
                 if self.ctx.flow is None:
                     raise ConditionError(f"`{c.verb} {step}` refers to a step of a flow, "
                                          "outside any flow")
-                out.append(e.c.flow == self.text(self.ctx.flow.name, "flow"))
+                flow = self.ctx.flow.name
+                out.append(e.c.flow == self.text(flow, "flow"))
                 out.append(e.c.step == self.text(step, "step"))
+                # Only from the lead's latest entry into the flow (engine.conditions.values.
+                # did_matches): NULL, never entered, matches nothing.
+                en = enrollments.alias(self.name("en"))
+                out.append(e.c.occurred_at >= (
+                    sa.select(sa.func.max(en.c.entered_at))
+                    .where(en.c.flow == self.text(flow, "flow"), en.c.lead_id == e.c.lead_id)
+                    .scalar_subquery()))
             case A.Str(value=pattern):
                 if prop is None:
                     raise ConditionError(f"`{c.verb}` takes no pattern")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, assert_never
 
@@ -137,7 +138,23 @@ def prop_passes(e: Event, t: A.PropTest) -> bool:
     return compare_values(Typed("text", value), t.op, Typed("text", t.value.value))
 
 
-def did_matches(e: Event, c: A.Did, ctx: Context) -> bool:
+# The key of a lead mapping (engine.conditions.rows) holding the lead's latest entry into
+# each flow: {flow: instant}. Not a language name (it cannot be spelled in a flow).
+ENTRIES = "#entries"
+
+
+def entered(lead: Mapping[str, Any], ctx: Context) -> dt.datetime | None:
+    """When the lead last entered the current flow; None: never (or not known)."""
+    entries = lead.get(ENTRIES)
+    if ctx.flow is None or not isinstance(entries, Mapping):
+        return None
+    return entries.get(ctx.flow.name)
+
+
+def did_matches(e: Event, c: A.Did, ctx: Context, since: dt.datetime | None = None) -> bool:
+    """``since``: the lead's latest entry into the current flow, for ``clicked STEP``: a click
+    on that step's mail counts only from the lead's current run through the flow (a lead who
+    re-enters a year later has not clicked yet), and never for a lead that never entered."""
     types, prop = schema.VERBS[c.verb]
     if e.type not in types:
         return False
@@ -148,7 +165,8 @@ def did_matches(e: Event, c: A.Did, ctx: Context) -> bool:
             if ctx.flow is None:
                 raise ConditionError(f"`{c.verb} {step}` refers to a step of a flow, outside "
                                      "any flow")
-            return e.get("flow") == ctx.flow.name and e.get("step") == step
+            return (e.get("flow") == ctx.flow.name and e.get("step") == step
+                    and since is not None and M.utc(e.at) >= M.utc(since))
         case A.Str(value=pattern):
             value = e.get(prop) if prop else None
             return value is not None and glob_match(value, pattern)

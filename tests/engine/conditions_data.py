@@ -16,7 +16,7 @@ from dsl import ast as A
 from dsl import symbols
 from dsl.parser import parse_source
 from engine.conditions.model import Context
-from engine.store.schema import events, leads
+from engine.store.schema import enrollments, events, leads
 from tests.golden import CASES
 
 T = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
@@ -51,11 +51,15 @@ class Lead:
     columns: dict[str, Any] = field(default_factory=dict)
     custom: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Entries into flow `nurture`, oldest first (the last one live): `clicked intro` counts
+    # clicks from the latest.
+    entries: list[dt.datetime] = field(default_factory=list)
 
 
 def seed(conn: sa.Connection, people: Sequence[Lead], now: dt.datetime = T) -> list[int]:
     """Replace the store's leads and events with these; returns the lead ids in order."""
     conn.execute(events.delete())
+    conn.execute(enrollments.delete())
     conn.execute(leads.delete())
     ids = []
     for i, p in enumerate(people, start=1):
@@ -66,6 +70,12 @@ def seed(conn: sa.Connection, people: Sequence[Lead], now: dt.datetime = T) -> l
         if p.events:
             blank = dict.fromkeys(PROPS)
             conn.execute(events.insert(), [{"lead_id": i, **blank, **e} for e in p.events])
+        for n, at in enumerate(p.entries, start=1):
+            last = n == len(p.entries)
+            conn.execute(enrollments.insert().values(
+                flow="nurture", version=1, lead_id=i, step="intro",
+                state="waiting" if last else "exited", entry_number=n, entered_at=at,
+                updated_at=at, ended_at=None if last else at + dt.timedelta(seconds=1)))
     return ids
 
 
@@ -130,4 +140,8 @@ def a_lead(draw: st.DrawFn, at: dt.datetime) -> Lead:
         if draw(st.booleans()):
             custom[name] = draw(strategy)
     evs = draw(st.lists(an_event(at), max_size=6))
-    return Lead(columns, custom, evs)
+    # entered before, between or after the lead's events (and on one of their instants)
+    moments = st.sampled_from([e["occurred_at"] for e in evs] or [at]) | st.integers(
+        -200 * DAY, 0).map(lambda s: at + dt.timedelta(seconds=s))
+    entries = sorted(draw(st.lists(moments, max_size=2, unique=True)))
+    return Lead(columns, custom, evs, entries)

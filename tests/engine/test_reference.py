@@ -11,7 +11,7 @@ from dsl import ast as A
 from engine.conditions.model import ConditionError, Event, like_pattern
 from engine.conditions.reference import evaluate, score_value, tier_of
 from engine.conditions.text import parse_condition
-from engine.conditions.values import glob_match, json_value
+from engine.conditions.values import ENTRIES, glob_match, json_value
 from tests.engine.conditions_data import CTX_MODULES, T, context
 
 CTX = context()
@@ -149,7 +149,14 @@ def test_short_verbs() -> None:
     events = [ev("email_click", DAY, flow="nurture", step="intro"),
               ev("email_open", 10 * DAY, flow="other", step="followup"),
               ev("seminar", DAY, name="JITW-2024 Tokyo"), ev("form_submit", DAY, form="Contact")]
-    assert holds("clicked intro", {}, events) and not holds("clicked followup", {}, events)
+    enrolled = {ENTRIES: {"nurture": T - 30 * DAY}}
+    assert holds("clicked intro", enrolled, events)
+    assert not holds("clicked followup", enrolled, events)
+    # only clicks of the lead's latest run through the flow count; never entered: none
+    assert not holds("clicked intro", {ENTRIES: {"nurture": T - DAY / 2}}, events)
+    assert holds("clicked intro", {ENTRIES: {"nurture": T - DAY}}, events)  # the same instant
+    assert not holds("clicked intro", {}, events)
+    assert not holds("clicked intro", {ENTRIES: {"other": T - 30 * DAY}}, events)
     assert not holds("opened followup", {}, events) and holds("opened any email", {}, events)
     assert not holds("opened any email in last 7 days", {}, events)
     assert holds('attended "jitw-2024*"', {}, events) and holds('submitted "contact"', {}, events)

@@ -315,3 +315,27 @@ def test_scores_with_python_power_on_sqlite(tmp_path: Any, monkeypatch: pytest.M
     conds = [A.Compare(A.Name("interest"), ">=", A.Num(v)) for v in (0, 3, 5.5, 8, 12.5)]
     assert_agree(engine, people, conds, TIMES[0])
     engine.dispose()
+
+
+def test_clicked_step_counts_from_the_latest_entry(store: sa.Engine) -> None:
+    """`clicked intro` (inside flow `nurture`): a click from an earlier run through the flow
+    does not count after re-entry; a lead that never entered has not clicked it."""
+    at = TIMES[0]
+    day = dt.timedelta(days=1)
+
+    def click(ago: dt.timedelta) -> dict[str, Any]:
+        return {"type": "email_click", "occurred_at": at - ago, "flow": "nurture",
+                "step": "intro"}
+
+    people = [
+        Lead(events=[click(400 * day)], entries=[at - 410 * day, at - 10 * day]),  # last year
+        Lead(events=[click(400 * day), click(2 * day)],
+             entries=[at - 410 * day, at - 10 * day]),  # and again in this run
+        Lead(events=[click(2 * day)]),  # never entered
+        Lead(events=[click(5 * day)], entries=[at - 5 * day]),  # on the instant of entry
+        Lead(events=[{**click(2 * day), "flow": "other"}], entries=[at - 10 * day]),
+    ]
+    cond = A.Did("clicked", A.Name("intro"))
+    assert_agree(store, people, [cond], at)
+    with store.connect() as conn:
+        assert list(conn.scalars(audience(cond, CTX, at, conn))) == [2, 4]

@@ -363,3 +363,27 @@ def test_move_takes_stranded_enrollments_where_the_author_says(db_url: str) -> N
     assert [r.template for r in intents(engine)] == ["dormant/intro.html", "dormant/tips.html"]
     assert enrollment(engine, moved).state == "completed"
     assert ("moved", "tips") in journal_events(engine, moved)
+
+
+def test_a_click_from_an_earlier_run_does_not_end_the_wait_of_a_new_one(db_url: str) -> None:
+    """`wait until clicked intro`: after re-entry, last run's click is not this run's."""
+    engine = store(db_url)
+    f = folder('flow t:\n    enter when stage is "lead"\n    re-enter after 30 days\n'
+               '    send intro "dormant/intro.html"\n    wait until clicked intro or 3 days\n'
+               '    if clicked intro:\n        exit "clicked"\n    exit "quiet"\n')
+    lead = add_lead(engine, "a@example.com", T0 - days(30), stage="lead")
+    tick(engine, f, T0)
+    deliver(engine, T0)
+    add_event(engine, lead, "email_click", T0 + days(1), flow="t", step="intro",
+              link="https://example.com/a")
+    tick(engine, f, T0 + days(1) + dt.timedelta(hours=1))
+    first = enrollment(engine, lead)
+    assert (first.state, first.end_reason) == ("exited", "clicked")
+    again = T0 + days(40)
+    tick(engine, f, again)  # re-enters: a new intro, and a wait that last run's click cannot end
+    second = enrollment(engine, lead)
+    assert second.id != first.id and second.state == "waiting"
+    deliver(engine, again)
+    tick(engine, f, again + days(3) + dt.timedelta(hours=1))
+    assert (enrollment(engine, lead).state, enrollment(engine, lead).end_reason) == (
+        "exited", "quiet")
