@@ -38,6 +38,7 @@ from dsl.formatter import condition as condition_text
 from dsl.formatter import duration
 from engine.conditions.compile import compile_condition
 from engine.conditions.model import Context, span
+from engine.conditions.plan import FixedPlanner
 from engine.runtime import breaker
 from engine.runtime.model import Folder
 from engine.runtime.windows import (
@@ -123,7 +124,8 @@ class Gate:
             suppressed.setdefault(h, reason)
         never: dict[int, str] = {}
         for condition in self.never:
-            compiled = compile_condition(condition, self.ctx, at, conn.dialect.name)
+            compiled = compile_condition(condition, self.ctx, at, conn.dialect.name,
+                                         planner=FixedPlanner(False))  # a batch: per lead
             query = (sa.select(leads.c.id).select_from(compiled.from_())
                      .where(leads.c.id.in_(lead_ids), compiled.where))
             for (i,) in conn.execute(query):

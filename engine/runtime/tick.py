@@ -57,6 +57,7 @@ from engine.store.schema import (
 )
 
 BATCH = 500
+PER_LEAD = FixedPlanner(False)
 # The compare-and-set of an enrollment: the SET columns come from each parameter set.
 CAS = enrollments.update().where(enrollments.c.id == sa.bindparam("_id"),
                                  enrollments.c.revision == sa.bindparam("_revision"))
@@ -207,8 +208,13 @@ class Tick:
 
     def matching(self, condition: A.Condition, lead_ids: sa.Select[Any] | Sequence[int],
                  ) -> set[int]:
-        """Ids among ``lead_ids`` (a list, or a subquery) for whom the condition holds at T."""
-        compiled = compile_condition(condition, self.fr.ctx, self.at, self.dialect)
+        """Ids among ``lead_ids`` (a list, or a subquery) for whom the condition holds at T.
+        Event tests are looked up per lead: the leads are a batch, or the flow's live
+        enrollments, never the whole store, and reading every event of a kind for them (the
+        static choice for counts and scores on PostgreSQL) cost a goal check 19 s at 1M leads
+        instead of about one."""
+        compiled = compile_condition(condition, self.fr.ctx, self.at, self.dialect,
+                                     planner=PER_LEAD)
         ids = list(lead_ids) if not isinstance(lead_ids, sa.Select) else lead_ids
         query = (sa.select(leads.c.id).select_from(compiled.from_())
                  .where(leads.c.id.in_(ids), compiled.where))
@@ -364,7 +370,7 @@ class Tick:
         # audience's newcomers since, a handful: the exit and goal tests look them up one by
         # one rather than read every event of their kinds (a goal's `submitted "demo*"` over
         # all time would be read whole for them).
-        few = FixedPlanner(False) if self.last_tick() is not None else None
+        few = PER_LEAD if self.last_tick() is not None else None
         compiled, wheres = compile_together(parts, self.fr.ctx, self.at, self.conn,
                                             planners=[None, few])
         return compiled, sa.and_(wheres[0], no_block, *wheres[1:])
