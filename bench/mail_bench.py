@@ -22,7 +22,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,12 +55,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve_aiosmtpd(port: int) -> None:
-    """The sink process: accept and drop everything."""
+def serve_aiosmtpd(port: int, every: int) -> None:
+    """The sink process: accept and drop everything; print "COUNT MONOTONIC-TIME" after every
+    ``every`` messages (the same cost for the baseline and the engine), so the bench can show
+    the rate slice by slice."""
     from aiosmtpd.controller import Controller
 
     class Sink:
+        received = 0
+
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            self.received += 1
+            if every and self.received % every == 0:
+                print(self.received, time.monotonic(), flush=True)
             return "250 2.0.0 Ok: queued"
 
     controller = Controller(Sink(), hostname="127.0.0.1", port=port)
@@ -70,25 +79,82 @@ def serve_aiosmtpd(port: int) -> None:
         controller.stop()
 
 
-def start_sink(kind: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    if kind == "smtp-sink":
-        binary = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
-        user = ["-u", "nobody"] if os.geteuid() == 0 else []  # it refuses to run as root
-        command = [binary, *user, f"127.0.0.1:{port}", "1000"]
-    else:
-        command = [sys.executable, __file__, "--serve", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+class Sink:
+    """The sink process, and the progress marks it prints (aiosmtpd only)."""
+
+    def __init__(self, kind: str, every: int) -> None:
+        self.port = free_port()
+        self.every = every
+        self.marks: list[float] = []  # monotonic time of every ``every``-th message
+        if kind == "smtp-sink":
+            binary = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+            user = ["-u", "nobody"] if os.geteuid() == 0 else []  # it refuses to run as root
+            command = [binary, *user, f"127.0.0.1:{self.port}", "1000"]
+        else:
+            command = [sys.executable, __file__, "--serve", str(self.port), "--slice",
+                       str(every)]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL)
+        threading.Thread(target=self._read, daemon=True).start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                time.sleep(0.3)
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise SystemExit(f"the {kind} sink did not start")
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            fields = line.split()
+            if len(fields) == 2:
+                self.marks.append(float(fields[1]))
+
+    def slices(self, started: float, ended: float) -> str:
+        """Messages per second between the marks printed from ``started`` to ``ended``."""
+        times = [started, *(t for t in self.marks if started <= t <= ended)]
+        rates = [f"{self.every / (b - a):,.0f}"
+                 for a, b in zip(times, times[1:], strict=False) if b > a]
+        return " ".join(rates) or "-"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+
+def sched(pid: int, threads: str = "*") -> tuple[float, float]:
+    """Seconds a process has run on a CPU (all its threads, ended ones included: /proc/PID/stat)
+    and seconds the ``threads`` still alive waited for a CPU while ready to run (the other work
+    on the machine: /proc/PID/task/*/schedstat). Linux only."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ran = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    waited = 0
+    for stat in Path(f"/proc/{pid}/task").glob(f"{threads}/schedstat"):
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            time.sleep(0.3)
-            return process, port
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit(f"the {kind} sink did not start")
+            waited += int(stat.read_text().split()[1])
+        except OSError:  # the thread ended meanwhile
+            continue
+    return ran, waited / 1e9
+
+
+def snapshot(sink: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The client (this process; waits of its event loop thread) and the sink, now."""
+    return sched(os.getpid(), str(threading.get_native_id())), sched(sink)
+
+
+def usage(before: tuple[tuple[float, float], tuple[float, float]],
+          after: tuple[tuple[float, float], tuple[float, float]], count: int) -> str:
+    """Per message: CPU of the client and of the sink, and how long the client's event loop
+    thread and the sink waited for a CPU."""
+    (client_ran, client_waited), (sink_ran, sink_waited) = (
+        ((a[0] - b[0]) / count * 1e6, (a[1] - b[1]) / count * 1e6)
+        for a, b in zip(after, before, strict=True))
+    return (f"per message: client CPU {client_ran:.0f} us + waited {client_waited:.0f} us, "
+            f"sink CPU {sink_ran:.0f} us + waited {sink_waited:.0f} us")
 
 
 def make_store(path: Path, count: int) -> sa.Engine:
@@ -153,6 +219,22 @@ async def bare_loop(port: int, messages: list[tuple[str, str, bytes]], connectio
     return sent
 
 
+def timed(sink: Sink, count: int, run: Callable[[], int]) -> tuple[float, str]:
+    """Run one phase (``run`` returns how many messages it sent); its seconds and a line on
+    its CPU use and its rate slice by slice."""
+    before = snapshot(sink.process.pid)
+    started_at = time.monotonic()
+    started = time.perf_counter()
+    sent = run()
+    seconds = time.perf_counter() - started
+    ended_at = time.monotonic()
+    time.sleep(0.1)  # the sink's last mark
+    assert sent == count, f"sent {sent} of {count}"
+    use = usage(before, snapshot(sink.process.pid), count)
+    return seconds, (f"{count / seconds:,.0f}/s; {use}; per {sink.every:,} messages: "
+                     f"{sink.slices(started_at, ended_at)} /s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -161,21 +243,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--sink", choices=("aiosmtpd", "smtp-sink"), default="aiosmtpd")
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--slice", type=int, default=10_000,
+                        help="print the rate per this many messages (aiosmtpd sink)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve_aiosmtpd(args.serve)
+        serve_aiosmtpd(args.serve, args.slice)
         return
     from engine.mail.render import Renderer
 
     folder = Path(tempfile.mkdtemp(prefix="mail-bench-"))
-    sink, port = start_sink(args.sink)
+    sink = Sink(args.sink, args.slice)
     try:
         started = time.perf_counter()
         engine = make_store(folder / "store.db", args.count)
         print(f"store: {args.count} leads and outbox rows in "
               f"{time.perf_counter() - started:.1f} s", flush=True)
-        settings = Settings(smtp_url=f"smtp://127.0.0.1:{port}?tls=none&timeout=60"
+        settings = Settings(smtp_url=f"smtp://127.0.0.1:{sink.port}?tls=none&timeout=60"
                             f"&pool={args.connections}", mail_dir=folder / "mail",
                             templates=ROOT / "templates")
         build = renderer_build(Renderer(settings, SECRET))
@@ -185,20 +269,25 @@ def main() -> None:
         size = statistics.mean(len(m[2]) for m in messages)
         print(f"render only: {render_rate:,.0f} messages/s (mean {size:,.0f} bytes)", flush=True)
         worker = WorkerOptions(id="bench", batch=args.batch)
+
+        def baseline() -> int:
+            return asyncio.run(bare_loop(sink.port, messages, args.connections))
+
+        def delivery() -> int:
+            reset(engine)
+            return deliver_due(engine, settings, build=build, worker=worker).counts["sent"]
+
         bare: list[float] = []
         engine_times: list[float] = []
         for round_ in range(args.rounds):
-            started = time.perf_counter()
-            sent = asyncio.run(bare_loop(port, messages, args.connections))
-            bare.append(time.perf_counter() - started)
-            reset(engine)
-            started = time.perf_counter()
-            report = deliver_due(engine, settings, build=build, worker=worker)
-            engine_times.append(time.perf_counter() - started)
-            assert sent == args.count and report.counts["sent"] == args.count, report.summary()
-            print(f"round {round_ + 1}: bare {args.count / bare[-1]:,.0f}/s, engine "
-                  f"{args.count / engine_times[-1]:,.0f}/s, ratio "
-                  f"{engine_times[-1] / bare[-1]:.2f}x", flush=True)
+            print(f"round {round_ + 1} (load average {os.getloadavg()[0]:.1f})", flush=True)
+            seconds, line = timed(sink, args.count, baseline)
+            bare.append(seconds)
+            print(f"  bare:   {line}", flush=True)
+            seconds, line = timed(sink, args.count, delivery)
+            engine_times.append(seconds)
+            print(f"  engine: {line}", flush=True)
+            print(f"  ratio {engine_times[-1] / bare[-1]:.2f}x", flush=True)
         ratios = [e / b for e, b in zip(engine_times, bare, strict=True)]
         print(f"\n| sink | messages | connections | rounds | bare aiosmtplib (median) | "
               f"engine: render + ledger + send (median) | ratio (median of rounds) |\n"
@@ -209,8 +298,7 @@ def main() -> None:
               f"**{statistics.median(ratios):.2f}x** ({', '.join(f'{r:.2f}' for r in ratios)}) |")
         print(f"load average: {os.getloadavg()[0]:.1f}")
     finally:
-        sink.terminate()
-        sink.wait()
+        sink.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
 

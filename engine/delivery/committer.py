@@ -12,7 +12,9 @@ is queued. If the transaction fails, every step in it fails (the rows keep their
 committed state; the reaper settles them).
 
 Callers in the event loop ``await committer.run(fn, *args)``; ``fn(conn, *args)`` runs on the
-thread. The thread also keeps SQLAlchemy's connection on one thread, as pysqlite expects.
+thread. The thread keeps one connection for the whole run, on one thread as pysqlite expects
+(a pool checkout and its reset per group cost as much as a small step); after a failed
+transaction it is discarded and the next group opens a fresh one.
 """
 
 from __future__ import annotations
@@ -27,10 +29,9 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from engine.store.db import write_transaction
-
 T = TypeVar("T")
-_Step = tuple[Callable[..., Any], tuple[Any, ...], "Future[Any]", bool, bool]
+# fn, args, future, alone, deadline (time.monotonic() by which it should be committed)
+_Step = tuple[Callable[..., Any], tuple[Any, ...], "Future[Any]", bool, float]
 
 
 class Committer:
@@ -42,15 +43,18 @@ class Committer:
         self.thread = threading.Thread(target=self._loop, name="ledger", daemon=True)
         self.thread.start()
         self.groups = 0  # transactions committed (for benchmarks)
+        self.conn: sa.Connection | None = None  # the thread's own
 
     def submit(self, fn: Callable[..., T], *args: Any, alone: bool = False,
-               urgent: bool = True) -> Future[T]:
+               urgent: bool = True, linger: float | None = None) -> Future[T]:
         """Queue ``fn(conn, *args)``. ``alone``: in a transaction of its own (steps that run
         other people's code, such as the policy gate, so their failure fails nothing else).
-        ``urgent=False``: nobody waits for it (a result), so a group of such steps may wait up
-        to ``linger`` seconds for company before it commits."""
+        ``urgent=False``: nobody waits for it yet (a result, or the ``sending`` mark of a chunk
+        that will be sent after the one on the wire), so its group may wait up to ``linger``
+        seconds (default: the committer's) for company before it commits."""
         future: Future[T] = Future()
-        self.steps.put((fn, args, future, alone, urgent))
+        wait = 0.0 if urgent else self.linger if linger is None else linger
+        self.steps.put((fn, args, future, alone, time.monotonic() + wait))
         return future
 
     async def run(self, fn: Callable[..., T], *args: Any, alone: bool = False) -> T:
@@ -61,6 +65,35 @@ class Committer:
         self.thread.join()
 
     def _loop(self) -> None:
+        try:
+            self._steps()
+        finally:
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
+
+    def _connection(self) -> sa.Connection:
+        """The thread's connection; on SQLite every transaction takes the write lock at BEGIN
+        (``BEGIN IMMEDIATE``, as engine.store.db.write_transaction does)."""
+        if self.conn is None:
+            conn = self.engine.connect()
+            if conn.dialect.name == "sqlite":
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            self.conn = conn
+        return self.conn
+
+    def _discard(self) -> None:
+        """Drop the connection after a failure: whatever state it is in, the next group starts
+        on a fresh one."""
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:  # already failing: the error that matters is raised
+                pass
+
+    def _steps(self) -> None:
         carry: _Step | None = None
         stopping = False
         while not stopping:
@@ -69,11 +102,10 @@ class Committer:
             if first is None:
                 return
             group = [first]
-            urgent = first[4]
-            deadline = time.monotonic() + self.linger
+            deadline = first[4]
             while not first[3] and len(group) < self.max_group:
                 try:
-                    wait = 0.0 if urgent else deadline - time.monotonic()
+                    wait = deadline - time.monotonic()
                     step = self.steps.get(timeout=wait) if wait > 0 else self.steps.get_nowait()
                 except queue.Empty:
                     break
@@ -84,7 +116,7 @@ class Committer:
                     carry = step
                     break
                 group.append(step)
-                urgent = urgent or step[4]
+                deadline = min(deadline, step[4])
             self._commit(group)
             if stopping and carry is not None:
                 self._commit([carry])
@@ -92,10 +124,12 @@ class Committer:
     def _commit(self, group: list[_Step]) -> None:
         results: list[Any] = []
         try:
-            with write_transaction(self.engine) as conn:
+            conn = self._connection()
+            with conn.begin():
                 for fn, args, _, _, _ in group:
                     results.append(fn(conn, *args))
         except BaseException as error:  # noqa: B036 - handed to every waiting caller
+            self._discard()
             for _, _, future, _, _ in group:
                 future.set_exception(error)
             return

@@ -15,6 +15,7 @@ a skewed clock can neither steal a live claim nor keep a dead one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.delivery.gate import RowView
+from engine.delivery.prepared import Prepared
 from engine.store.emails import email_hash
 from engine.store.schema import audit, outbox, suppressions
 
@@ -65,7 +67,9 @@ def claim(conn: sa.Connection, me: str, limit: int, due: datetime,
         else:
             stmt = (outbox.update().where(outbox.c.id.in_(pick.scalar_subquery()))
                     .where(outbox.c.status == status).values(**values))
-        rows += [RowView(r._mapping) for r in conn.execute(stmt.returning(*outbox.c))]
+        result = conn.execute(stmt.returning(*outbox.c))
+        keys = list(result.keys())  # once per claim: a row's own mapping costs more
+        rows += [RowView(zip(keys, r, strict=True)) for r in result]
     rows.sort(key=lambda r: (r["next_attempt_at"], r["id"]))
     return rows
 
@@ -90,29 +94,63 @@ def give_back(conn: sa.Connection, row_id: int, me: str, status: str, reason: st
     return move(conn, row_id, expected, me, **values)
 
 
-def move_many(conn: sa.Connection, expected: str, me: str, changes: list[dict[str, Any]],
-              columns: Sequence[str]) -> set[int]:
+@functools.cache
+def _compare_and_set(columns: tuple[str, ...]) -> Prepared:
+    """``UPDATE outbox SET <columns> WHERE id = :id AND status = :expected AND claimed_by =
+    :me``, compiled once (the hot arrows: ``sending``, ``sent``)."""
+    stmt = (outbox.update()
+            .where(outbox.c.id == sa.bindparam("_id"),
+                   outbox.c.status == sa.bindparam("_expected"),
+                   outbox.c.claimed_by == sa.bindparam("_me"))
+            .values({c: sa.bindparam(f"_{c}") for c in columns}))
+    return Prepared(stmt, {"_id": "id", "_expected": "expected", "_me": "me",
+                           **{f"_{c}": c for c in columns}})
+
+
+def move_many(conn: sa.Connection, expected: str, me: str, changes: Sequence[Mapping[str, Any]],
+              columns: Sequence[str], common: Mapping[str, Any] | None = None) -> set[int]:
     """The same arrow for many rows in one statement (executemany): ``changes`` holds ``id``
-    and the ``columns`` to set for each row. Still a compare-and-set per row; returns the ids
-    that moved (read back when the driver's count says some did not)."""
+    and the ``columns`` to set for each row, ``common`` the columns set to the same value for
+    every row. Still a compare-and-set per row; returns the ids that moved. When the count says
+    some did not, the rows are read back: a row moved if it now holds what was written,
+    ``updated_at`` included, so callers give each call its own ``updated_at`` (the worker's
+    clock never repeats an instant)."""
     if not changes:
         return set()
-    stmt = (outbox.update()
-            .where(outbox.c.id == sa.bindparam("_id"), outbox.c.status == expected,
-                   outbox.c.claimed_by == me)
-            .values({c: sa.bindparam(f"_{c}") for c in columns}))
-    result = conn.execute(stmt, [{"_id": c["id"], **{f"_{k}": c[k] for k in columns}}
-                                 for c in changes])
-    if conn.dialect.supports_sane_multi_rowcount and result.rowcount == len(changes):
+    common = dict(common or {})
+    statement = _compare_and_set(tuple(columns) + tuple(sorted(common)))
+    moved_count = statement.executemany(conn, changes, expected=expected, me=me, **common)
+    if moved_count == len(changes):
         return {int(c["id"]) for c in changes}  # every row moved: nothing to read back
-    wanted = {c["id"]: c for c in changes}
+    wanted = {c["id"]: {**common, **c} for c in changes}
+    checked = [k for k in ("status", "lease_until", "updated_at") if k in columns or k in common]
     moved: set[int] = set()
-    for row in conn.execute(sa.select(outbox.c.id, *(outbox.c[k] for k in columns))
+    for row in conn.execute(sa.select(outbox.c.id, *(outbox.c[k] for k in checked))
                             .where(outbox.c.id.in_(list(wanted)), outbox.c.claimed_by == me)):
         change = wanted[int(row.id)]
-        if all(row._mapping[k] == change[k] for k in columns if k in ("status", "lease_until")):
+        if all(row._mapping[k] == change[k] for k in checked):
             moved.add(int(row.id))
     return moved
+
+
+@functools.cache
+def _suppressed_among(size: int) -> Prepared:
+    return Prepared(sa.select(suppressions.c.email_hash).distinct()
+                    .where(suppressions.c.email_hash.in_(
+                        [sa.bindparam(f"h{i}") for i in range(size)])))
+
+
+def suppressed_among(conn: sa.Connection, hashes: Sequence[str]) -> set[str]:
+    """Which of these email hashes are suppressed (any reason, any scope): the pre-DATA check,
+    one compiled statement per power-of-two size (the list is padded by repeating a hash)."""
+    found: set[str] = set()
+    for start in range(0, len(hashes), 512):
+        part = list(hashes[start:start + 512])
+        size = 1 << (len(part) - 1).bit_length()
+        part += [part[0]] * (size - len(part))
+        found.update(row[0] for row in _suppressed_among(size).fetchall(
+            conn, **{f"h{i}": h for i, h in enumerate(part)}))
+    return found
 
 
 def finish_sent(conn: sa.Connection, row_id: int, expected: str, me: str,

@@ -15,7 +15,6 @@ from typing import Protocol
 
 # What str.splitlines() breaks on, plus NUL: none of it belongs in an address.
 _UNSAFE = re.compile("[\x00\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-_LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
@@ -57,12 +56,8 @@ def envelope_problem(built: Built, expected_message_id: str | None) -> str | Non
 def smtp_payload(data: bytes) -> bytes:
     """The message as DATA transmits it, without the final dot: CRLF line endings, a final CRLF,
     and every line that starts with a dot doubled (RFC 5321 4.5.2 transparency)."""
-    body = bytes(data)
-    crlf = body.count(b"\r\n")
-    if body.count(b"\n") != crlf or body.count(b"\r") != crlf:  # the regex only when needed
-        body = _LINE_ENDINGS.sub(b"\r\n", body)
-    if not body.endswith(b"\r\n"):
-        body += b"\r\n"
+    # One pass over the bytes (splitlines: CR, LF and CRLF) is cheaper than checking first.
+    body = b"\r\n".join(bytes(data).splitlines()) + b"\r\n"
     if body.startswith(b".") or b"\n." in body:
         body = _LEADING_DOT.sub(b"..", body)
     return body

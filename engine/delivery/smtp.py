@@ -12,6 +12,7 @@ reuse is worth 3-4x, PERFORMANCE.md) and dropped after any fault that leaves it 
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -174,14 +175,18 @@ class Connection:
         protocol, transport = smtp.protocol, cast(asyncio.WriteTransport, smtp.transport)
         payload = memoryview(data)
         for start in range(0, len(payload), CHUNK):
-            protocol.write(bytes(payload[start:start + CHUNK]))
+            protocol.write(data if len(data) <= CHUNK else bytes(payload[start:start + CHUNK]))
             while transport.get_write_buffer_size() > HIGH_WATER:
                 if not smtp.is_connected:
                     raise ConnectionResetError("the relay closed the connection during DATA")
                 await asyncio.sleep(0.002)
         crash_point("mid_data")
-        for _ in range(3):  # let a reset or EOF already on the socket arrive before the dot
-            await asyncio.sleep(0)
+        if _readable(transport):
+            # The relay said something or hung up while the body was going out (it should be
+            # silent until the dot): let the loop read it, so that a reset or EOF is known to
+            # have come before the dot. Otherwise the dot follows at once.
+            for _ in range(3):
+                await asyncio.sleep(0)
         if not smtp.is_connected or transport.is_closing():
             raise ConnectionResetError("the relay closed the connection during DATA")
 
@@ -217,3 +222,16 @@ class Connection:
             except (TimeoutError, SMTPException, OSError):
                 pass
         self.drop()
+
+
+def _readable(transport: asyncio.BaseTransport) -> bool:
+    """Whether the connection's socket has something to read now (a reply, an EOF, a reset),
+    without a turn of the event loop; True when it cannot tell."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return True
+    try:
+        ready, _, _ = select.select([sock.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(ready)

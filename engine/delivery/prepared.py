@@ -1,0 +1,162 @@
+"""Core statements compiled once per dialect and run through the DBAPI cursor of the caller's
+connection: the delivery ledger's hot path.
+
+A run writes two compare-and-set UPDATEs per message (the ``sending`` mark, the result) and
+checks suppressions once per chunk. Through ``Connection.execute`` each of those statements is
+rebuilt, its cache key computed, its parameters processed and its result wrapped at every call:
+about 100 us of Python per statement, more than SQLite's own work for the rows. Here a statement
+is written once with SQLAlchemy Core (so it stays one statement for every dialect, with the
+store's column types), compiled once per dialect, and executed with the driver's own
+``executemany`` inside the caller's transaction. Bind values still go through the columns' bind
+processors (UTCDateTime, JSON, the PostgreSQL casts), so the rows hold exactly what
+``Connection.execute`` would have written.
+
+Not for general use: no SQLAlchemy events fire around these statements. Driver errors are
+raised as SQLAlchemy's exceptions, as ``Connection.execute`` raises them.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
+
+_REQUIRED = object()
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Param:
+    source: str  # where the caller's values hold it
+    key: str  # where the driver looks for it (a dict key for named paramstyles)
+    process: Processor
+    default: Any  # a literal written into the statement, or _REQUIRED
+
+    def value(self, values: Mapping[str, Any]) -> Any:
+        value = values[self.source] if self.default is _REQUIRED \
+            else values.get(self.source, self.default)
+        return value if self.process is None else self.process(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    sql: str
+    params: tuple[_Param, ...]
+    positional: bool
+
+    def packer(self, common: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], Any]:
+        """A function making one row's parameters as the driver wants them (a tuple, or a dict
+        by key); ``common`` holds the values shared by every row, processed once here."""
+        fixed = [(i, p.value(common)) for i, p in enumerate(self.params) if p.source in common]
+        varying = [(i, p) for i, p in enumerate(self.params) if p.source not in common]
+        template: list[Any] = [None] * len(self.params)
+        for index, value in fixed:
+            template[index] = value
+        keys = [p.key for p in self.params]
+
+        plain = [(i, p.source) for i, p in varying
+                 if p.process is None and p.default is _REQUIRED]
+        other = [(i, p) for i, p in varying if p.process is not None or p.default is not _REQUIRED]
+        positional = self.positional
+
+        def pack(values: Mapping[str, Any]) -> Any:  # per row: keep it lean
+            out = template.copy()
+            for index, source in plain:
+                out[index] = values[source]
+            for index, param in other:
+                out[index] = param.value(values)
+            return tuple(out) if positional else dict(zip(keys, out, strict=True))
+
+        return pack
+
+
+def compile_for(statement: sa.ClauseElement, dialect: Dialect,
+                sources: Mapping[str, str] | None = None) -> Plan:
+    """The statement's SQL for ``dialect`` and how to pack its parameters; ``sources`` maps a
+    bind parameter's name to the key holding its value (default: the name itself)."""
+    compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+    binds: dict[str, BindParameter[Any]] = {name: bind
+                                            for bind, name in compiled.bind_names.items()}
+    if compiled.positional:
+        names = list(compiled.positiontup or ())
+    else:
+        names = list(dict.fromkeys(binds))
+    escaped: Mapping[str, str] = compiled.escaped_bind_names or {}
+    sources = sources or {}
+    params = []
+    for name in names:
+        bind = binds[name]
+        if bind.callable is not None:
+            raise ValueError(f"bind parameter {name!r} has a callable value: not supported")
+        default = _REQUIRED if bind.required else bind.value
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        params.append(_Param(sources.get(name, name), escaped.get(name, name), process, default))
+    return Plan(compiled.string, tuple(params), bool(compiled.positional))
+
+
+class Prepared:
+    """One Core statement, compiled on first use for each dialect (a handful of engines per
+    process, so the cache is tiny and keyed weakly by the dialect object). ``sources`` maps bind
+    parameter names to the keys of the values passed in (UPDATE ... SET needs bind names that
+    differ from the column names)."""
+
+    def __init__(self, statement: sa.ClauseElement,
+                 sources: Mapping[str, str] | None = None) -> None:
+        self.statement = statement
+        self.sources = dict(sources or {})
+        self._compiled: weakref.WeakKeyDictionary[Dialect, Plan] = \
+            weakref.WeakKeyDictionary()
+
+    def plan(self, dialect: Dialect) -> Plan:
+        found = self._compiled.get(dialect)
+        if found is None:
+            found = self._compiled[dialect] = compile_for(self.statement, dialect, self.sources)
+        return found
+
+    def executemany(self, conn: sa.Connection, rows: Sequence[Mapping[str, Any]],
+                    **common: Any) -> int:
+        """Run the statement once per row in the caller's transaction (``common``: values
+        shared by every row); returns how many rows it changed in all (the sum over the rows,
+        as both drivers used here report it)."""
+        if not rows:
+            return 0
+        plan = self.plan(conn.dialect)
+        pack = plan.packer(common)
+        params = [pack(row) for row in rows]
+        cursor = conn.connection.cursor()
+        try:
+            if len(params) == 1:
+                cursor.execute(plan.sql, params[0])
+            else:
+                cursor.executemany(plan.sql, params)
+            return int(cursor.rowcount)
+        except conn.dialect.loaded_dbapi.Error as error:
+            raise _wrapped(conn, plan.sql, error) from error
+        finally:
+            cursor.close()
+
+    def fetchall(self, conn: sa.Connection, **values: Any) -> list[tuple[Any, ...]]:
+        """Run a SELECT and return its rows as plain tuples (for columns whose types need no
+        result processing: ids, text)."""
+        plan = self.plan(conn.dialect)
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(plan.sql, plan.packer(values)({}))
+            return [tuple(row) for row in cursor.fetchall()]
+        except conn.dialect.loaded_dbapi.Error as error:
+            raise _wrapped(conn, plan.sql, error) from error
+        finally:
+            cursor.close()
+
+
+def _wrapped(conn: sa.Connection, sql: str, error: Exception) -> BaseException:
+    """The driver's error as SQLAlchemy's own (OperationalError, IntegrityError...), as
+    ``Connection.execute`` would raise it, so callers catch the same exceptions either way."""
+    return sa.exc.DBAPIError.instance(sql, None, error, conn.dialect.loaded_dbapi.Error,
+                                      hide_parameters=True, dialect=conn.dialect)
