@@ -121,11 +121,13 @@ def deliver_due(engine: Engine, folder: Folder, at: dt.datetime, settings: Setti
                 secret: bytes, build: Callable[..., Any] | None = None) -> Any:
     """Hand what is due to the delivery layer (SMTP, or .eml files without an SMTP URL)."""
     from engine.delivery import deliver_due as deliver
+    from engine.runtime.breaker import pausing
 
-    gate = Gate(folder)
+    # The policy gate again at claim time, and the complaint-rate breaker's paused domains.
+    gate = pausing(Gate(folder).verdicts, settings.sender.address)
     if build is None:
         build = message_builder(settings, secret)
-    return deliver(engine, settings, build=build, gate=gate.verdicts, now=at)
+    return deliver(engine, settings, build=build, gate=gate, now=at)
 
 
 def message_builder(settings: Settings, secret: bytes) -> Callable[..., Any]:

@@ -130,3 +130,30 @@ def test_a_domain_the_complaint_breaker_paused_is_held_at_the_tick_and_in_the_pl
         assert breaker.resume(conn, domain, T0 + dt.timedelta(minutes=5), "test") is not None
     tick(engine, f, T0 + dt.timedelta(minutes=10))
     assert {r.email: r.status for r in intents(engine)}["ok@example.co.jp"] == "pending"
+
+
+def test_delivery_holds_a_domain_paused_after_the_tick(db_url: str, tmp_path) -> None:  # noqa: ANN001
+    """`engine run --once` delivers through the breaker too: a domain paused between the tick
+    and delivery (a complaint report arriving meanwhile) gets nothing written to the mail
+    folder, and its sends wait with the reason."""
+    import dataclasses
+
+    from engine.runtime import breaker
+    from engine.runtime.runner import deliver_due
+    from tests.engine.runtime.harness import SETTINGS
+
+    settings = dataclasses.replace(SETTINGS, mail_dir=str(tmp_path / "mail"))
+    engine = store(db_url)
+    f = folder('flow t:\n    enter when stage is "lead"\n    send "journey/welcome.html"\n',
+               POLICY)
+    add_lead(engine, "ok@example.co.jp", T0 - days(10), stage="lead")
+    tick(engine, f, T0)
+    assert [r.status for r in intents(engine)] == ["pending"]
+    domain = breaker.sending_domain(settings.sender.address)
+    with engine.begin() as conn:
+        breaker.pause(conn, breaker.Rate(domain, 4, 1000, T0 - days(7)), T0, "test")
+    report = deliver_due(engine, f, T0 + dt.timedelta(minutes=1), settings, b"secret")
+    assert not list((tmp_path / "mail").glob("**/*.eml"))
+    (row,) = intents(engine)
+    assert row.status in ("pending", "deferred") and f"sending paused for {domain}" in (
+        row.reason or ""), (row.status, row.reason, report)
