@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.delivery.gate import RowView
-from engine.delivery.prepared import Prepared
 from engine.store.emails import email_hash
+from engine.store.prepared import Prepared
 from engine.store.schema import audit, outbox, suppressions
 
 ACTIONS = ("send", "notify")  # other actions (handoff...) are not delivery's

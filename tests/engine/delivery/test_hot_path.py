@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from engine.config import Settings
 from engine.delivery import deliver_due, ledger
 from engine.delivery.committer import Committer
-from engine.delivery.prepared import Prepared
 from engine.store.db import write_transaction
 from engine.store.emails import email_hash
+from engine.store.prepared import Prepared
 from engine.store.schema import outbox, suppressions
 from tests.engine.delivery.helpers import TinyBuilder, TinyBuilt, options, rows, seed, utcnow
 from tests.engine.delivery.sink import FaultSink

@@ -236,8 +236,9 @@ def differences(a: Counter[tuple[Any, ...]], b: Counter[tuple[Any, ...]],
 
 # The same `engine run` with smaller batches than the engine's (500), so that even a small
 # store gives many commits per flow (more places for a kill to land; two processes interleave
-# batch by batch), and a line on standard error when the tick's database work starts and ends,
-# so that a test can aim its kills at the tick rather than at the interpreter's start-up.
+# batch by batch), and a line on standard error when the tick's database work starts and ends
+# and after each of its commits (numbered), so that a test can aim its kills at the tick rather
+# than at the interpreter's start-up, or between two given commits.
 INSTRUMENTED = """
 import sys
 import engine.runtime.gate as gate
@@ -247,6 +248,18 @@ import engine.runtime.tick as tick
 tick.Tick.__init__.__defaults__ = ({batch},)
 gate.GATE_BATCH = {batch}
 process = runner.process
+commit = tick.Unit.commit
+commits = 0
+
+
+def counted(self):
+    global commits
+    commit(self)
+    commits += 1
+    print(f"TICK-COMMIT {{commits}}", file=sys.stderr, flush=True)
+
+
+tick.Unit.commit = counted
 
 
 def marked(*args, **kwargs):
@@ -275,6 +288,12 @@ def run_command(at: dt.datetime, url: str, batch: int | None = None) -> list[str
 def wait_for_line(proc: subprocess.Popen[bytes], marker: bytes, timeout: float) -> float:
     """Read the process's standard error until a line holding ``marker``; returns when (a
     perf_counter time). AssertionError if the process ends first or the time runs out."""
+    return read_until(proc, marker, timeout)[0]
+
+
+def read_until(proc: subprocess.Popen[bytes], marker: bytes, timeout: float,
+               ) -> tuple[float, bytes]:
+    """:func:`wait_for_line`, also returning what was read."""
     assert proc.stderr is not None
     deadline = time.perf_counter() + timeout
     seen = b""
@@ -287,7 +306,7 @@ def wait_for_line(proc: subprocess.Popen[bytes], marker: bytes, timeout: float) 
                 chunk = os.read(proc.stderr.fileno(), 65536)
                 assert chunk, f"the process ended before {marker!r}: {seen[-2000:]!r}"
                 seen += chunk
-    return time.perf_counter()
+    return time.perf_counter(), seen
 
 
 def run_env() -> dict[str, str]:

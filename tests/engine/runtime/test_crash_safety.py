@@ -4,8 +4,9 @@ tick ends: no intent, journal row or enrollment missing, none doubled.
 Two identical copies of a demo store (3,000 leads on SQLite; on PostgreSQL 1,500 and fewer
 kills) go through the same days. On one, each day's tick runs as one uninterrupted `engine run
 --once --no-deliver --at T` process (the reference). On the other, the same command is killed
-with SIGKILL at a random moment of its tick's database work (the process says when that
-starts; the seed is printed: rerun with CRASH_SEED=N to replay), restarted and killed again,
+with SIGKILL at a random moment of its tick's database work or right after one of its commits
+(the process says when that work starts and when it commits; the seed is printed: rerun with
+CRASH_SEED=N to replay), restarted and killed again,
 and finally restarted until it completes. Both commit every 100 enrollments (the engine's batch
 is 500) so that a kill finds many half-done ticks. After every day both stores must hold the
 same outbox (intents, statuses, due times, and on SQLite Message-IDs), enrollments (step, state,
@@ -37,6 +38,7 @@ from tests.engine.runtime.demo_world import (
     differences,
     moments,
     next_day,
+    read_until,
     start_run,
     state,
     wait_for_line,
@@ -71,14 +73,25 @@ def finish(proc: subprocess.Popen[bytes]) -> int:
     return proc.returncode
 
 
-def timed_run(at: dt.datetime, url: str, cwd: Path) -> float:
+def timed_run(at: dt.datetime, url: str, cwd: Path) -> tuple[float, int]:
     """An uninterrupted `engine run` (instrumented like the killed ones); returns how long its
-    tick's database work took."""
+    tick's database work took, and how many commits it made."""
     proc = start_run(at, url, cwd, BATCH)
     started = wait_for_line(proc, b"TICK-START", RUN_TIMEOUT)
-    span = wait_for_line(proc, b"TICK-END", RUN_TIMEOUT) - started
+    ended, seen = read_until(proc, b"TICK-END", RUN_TIMEOUT)
     finish(proc)
-    return span
+    return ended - started, seen.count(b"TICK-COMMIT ")
+
+
+def kill_point(rng: random.Random, n: int, span: float, commits: int) -> tuple[str, float, int]:
+    """Where the n-th kill of a tick lands: one in three at a random moment of the tick's span
+    (anywhere: before its first commit, between two, after its last), the others right after a
+    random commit that is not the last of the uninterrupted run (a half-done tick, which a
+    loaded machine's timing alone can miss: the test's check that kills landed mid-tick failed
+    on such a machine)."""
+    if n % 3 == 0 or commits < 2:
+        return "time", rng.uniform(0.0, 1.1 * span), 0
+    return "commit", 0.0, rng.randrange(1, commits)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
@@ -117,22 +130,31 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
         for i, at in enumerate(ticks):
             # The reference: one uninterrupted process. How long its tick's database work took
             # is the span the kills on the other store are aimed at.
-            span = timed_run(at, reference_url, tmp_path)
+            span, commits = timed_run(at, reference_url, tmp_path)
             budget = -(-(kills_wanted - kills) // (len(ticks) - i))  # the rest, spread evenly
             before, after_kills = progress(crashed), []
-            for _ in range(budget):
+            for n in range(budget):
                 proc = start_run(at, crashed_url, tmp_path, BATCH)
                 started = wait_for_line(proc, b"TICK-START", RUN_TIMEOUT)
-                delay = rng.uniform(0.0, 1.1 * span)
+                how, delay, after = kill_point(rng, n, span, commits)
                 try:
-                    proc.wait(timeout=max(0.0, started + delay - time.perf_counter()))
+                    if how == "commit":
+                        try:
+                            wait_for_line(proc, b"\nTICK-COMMIT %d\n" % after, RUN_TIMEOUT)
+                        except AssertionError:  # this run had fewer commits left: it ended
+                            proc.wait(timeout=RUN_TIMEOUT)
+                        else:
+                            raise subprocess.TimeoutExpired(proc.args, 0)
+                    else:
+                        proc.wait(timeout=max(0.0, started + delay - time.perf_counter()))
                 except subprocess.TimeoutExpired:
                     proc.send_signal(signal.SIGKILL)
                     kills += 1
                     proc.communicate()
                     after_kills.append(progress(crashed))
-                    print(f"  {at:%m-%d}: killed {delay:.2f} s into a tick of about "
-                          f"{span:.2f} s")
+                    print(f"  {at:%m-%d}: killed " + (
+                        f"{delay:.2f} s into a tick of about {span:.2f} s" if how == "time"
+                        else f"after commit {after} of about {commits}"))
                 else:
                     proc.communicate()
                 if proc.returncode == 0:

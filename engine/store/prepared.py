@@ -1,5 +1,6 @@
 """Core statements compiled once per dialect and run through the DBAPI cursor of the caller's
-connection: the delivery ledger's hot path.
+connection: the hot paths of the delivery ledger and of the tick's writes (intents, journal
+rows, the enrollments' compare-and-set).
 
 A run writes two compare-and-set UPDATEs per message (the ``sending`` mark, the result) and
 checks suppressions once per chunk. Through ``Connection.execute`` each of those statements is
