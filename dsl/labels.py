@@ -46,16 +46,26 @@ def labels(flow: A.Flow) -> set[str]:
     return out
 
 
-def _block(steps: Sequence[A.Step], base: str, out: set[str], end: bool = False) -> None:
+def labelled(steps: Sequence[A.Step], base: str) -> tuple[list[tuple[A.Step, str]], str]:
+    """Each step of a block with its label, and the label after its last step (where the
+    runtime parks an enrollment at the end of a top-level block). The one place the rule
+    lives: the checker and engine.runtime.program both label through it."""
     anchor, distance = base, 0
+    out: list[tuple[A.Step, str]] = []
     for step in steps:
         name = step_name(step)
         if name is not None:
             anchor, distance = name, 0
-            label = name
+            out.append((step, name))
         else:
             distance += 1
-            label = f"{anchor}+{distance}"
+            out.append((step, f"{anchor}+{distance}"))
+    return out, f"{anchor}+{distance + 1}"
+
+
+def _block(steps: Sequence[A.Step], base: str, out: set[str], end: bool = False) -> None:
+    pairs, after = labelled(steps, base)
+    for step, label in pairs:
         out.add(label)
         if isinstance(step, A.If):
             heads = ["if", *(f"elif{k}" for k in range(1, len(step.branches)))]
@@ -71,7 +81,7 @@ def _block(steps: Sequence[A.Step], base: str, out: set[str], end: bool = False)
             _sub_block(step.steps, f"{label}/repeat", out)
             out.add(f"{label}/repeat_end")
     if end:
-        out.add(f"{anchor}+{distance + 1}")
+        out.add(after)
 
 
 def _sub_block(steps: Sequence[A.Step], base: str, out: set[str]) -> None:

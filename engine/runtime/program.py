@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dsl import ast as A
-from dsl.labels import GOAL, START
-from dsl.labels import step_name as step_label_name
+from dsl.labels import GOAL, START, labelled
 
 
 @dataclass(frozen=True)
@@ -90,20 +89,13 @@ class _Builder:
 
     def block(self, steps: tuple[A.Step, ...], base: str, end: str | None = None) -> list[Exit]:
         """Emit ``steps`` (and, for a top-level block, its ``end``); returns the open exits."""
-        anchor, distance = base, 0
+        pairs, after = labelled(steps, base)
         exits: list[Exit] = []
-        for step in steps:
-            name = step_label_name(step)
-            if name is not None:
-                anchor, distance = name, 0
-                label = name
-            else:
-                distance += 1
-                label = f"{anchor}+{distance}"
+        for step, label in pairs:
             self.patch(exits, len(self.p.instrs))
             exits = self.step(step, label)
         if end is not None:
-            index = self.emit(Instr(f"{anchor}+{distance + 1}", end))
+            index = self.emit(Instr(after, end))
             self.patch(exits, index)
             return []
         return exits
