@@ -20,7 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from engine.store.db import connect
 from tests.pg import SKIPPED, PgServer, find_bindir, in_ci, server_for_tests
 
 _databases = itertools.count(1)
@@ -52,6 +54,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/store.db"
     return str(request.getfixturevalue("pg_database"))
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[sa.Engine]:
+    """The lead store at ``db_url``, migrated (a module needing more defines its own)."""
+    engine = connect(db_url)
+    yield engine
+    engine.dispose()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

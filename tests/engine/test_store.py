@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,13 +18,6 @@ from engine.store import db
 from engine.store.schema import enrollments, events, identities, leads, metadata
 
 T0 = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[sa.Engine]:
-    engine = db.connect(db_url)
-    yield engine
-    engine.dispose()
 
 
 def add_lead(conn: sa.Connection, email: str = "taro@example.co.jp", **values: object) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
@@ -10,7 +9,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from dsl.schema import CORE_ATTRIBUTES, EVENT_PROPERTIES
-from engine.store import db
 from engine.store.emails import email_hash, normalise_email
 from engine.store.fields import UnknownField, attribute, custom_value, event_property
 from engine.store.schema import events, leads
@@ -18,13 +16,6 @@ from engine.store.schema import events, leads
 T0 = datetime(2026, 1, 1, 23, 30, tzinfo=timezone(timedelta(hours=-5)))  # 04:30 on 2 Jan UTC
 CUSTOM = {"renewal": "date", "seats": "number", "plan": "text", "trial": "boolean"}
 DIALECTS = [sqlite.dialect(), postgresql.psycopg.dialect()]
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[sa.Engine]:
-    engine = db.connect(db_url)
-    yield engine
-    engine.dispose()
 
 
 def test_every_core_attribute_has_a_typed_column() -> None:

@@ -14,13 +14,6 @@ from tests.engine.delivery.sink import FaultSink
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[sa.Engine]:
-    engine = db.connect(db_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[sa.Engine]:
     engine = db.connect(f"sqlite:///{tmp_path}/store.db")
     yield engine

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -40,13 +39,6 @@ def folder(text: str) -> Folder:
         assert module is not None and not [d for d in diags if d.is_error], diags
         modules.append(module)
     return Folder.from_modules(modules, {"t.flow"})
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Engine]:
-    engine = connect(db_url)
-    yield engine
-    engine.dispose()
 
 
 def add_lead(engine: Engine, email: str, **values: Any) -> int:

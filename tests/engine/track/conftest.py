@@ -134,13 +134,6 @@ def snapshot(engine: sa.Engine) -> dict[str, list[Any]]:
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[sa.Engine]:
-    engine = db.connect(db_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def lite(tmp_path: Path) -> Iterator[sa.Engine]:
     """A SQLite store only: for bad paths that write nothing, where the dialect cannot matter
     (each PostgreSQL database costs a second of set-up)."""
