@@ -255,6 +255,8 @@ def gate_pass(conn: Connection, folder: Folder, at: dt.datetime,
     gate = Gate(folder)
     report = GateReport()
     status = unindexed(outbox.c.status, conn.dialect.name)  # each batch by the lead index
+    # the complaint-rate breaker holds a paused domain's sends (the same wrapper as delivery's)
+    decide = gate.verdicts if sender is None else breaker.pausing(gate.verdicts, sender)
     due_leads = array("q", (int(r[0]) for r in conn.execute(
         sa.select(outbox.c.lead_id).where(*_due(at)).distinct().order_by(outbox.c.lead_id))))
     for start in range(0, len(due_leads), GATE_BATCH):
@@ -265,12 +267,7 @@ def gate_pass(conn: Connection, folder: Folder, at: dt.datetime,
             .where(outbox.c.action == "send", status.in_(("pending", "deferred")),
                    outbox.c.next_attempt_at <= at, outbox.c.lead_id.in_(lead_ids))
             .order_by(outbox.c.id)).all()
-        verdicts = gate.verdicts(conn, rows, at)
-        if sender is not None:  # the complaint-rate breaker holds a paused domain's sends
-            for i, held in breaker.hold(conn, rows, at, sender).items():
-                if verdicts.get(i, ALLOW).status != "suppressed":
-                    verdicts[i] = Verdict("deferred", held.until, held.reason)
-        apply(conn, rows, verdicts, at, report)
+        apply(conn, rows, decide(conn, rows, at), at, report)
         if commit is not None:
             commit()
     return report
@@ -306,12 +303,12 @@ def _set_many(conn: Connection, changes: Iterable[tuple[Any, dict[str, Any]]],
     for row, values in changes:
         groups[(row.status, tuple(sorted(values.items())))].append(int(row.id))
     current = unindexed(outbox.c.status, conn.dialect.name)  # the rows found by id
-    for (status, values), ids in groups.items():
+    for (status, items), ids in groups.items():
         for start in range(0, len(ids), SET_CHUNK):
             conn.execute(outbox.update()
                          .where(outbox.c.id.in_(ids[start:start + SET_CHUNK]),
                                 current == status)
-                         .values({**dict(values), "updated_at": at}))
+                         .values({**dict(items), "updated_at": at}))
 
 
 def _set(conn: Connection, row: Any, at: dt.datetime, **values: Any) -> None:

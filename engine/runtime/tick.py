@@ -435,7 +435,8 @@ class Tick:
     def due_where(self, by_id: bool = False) -> list[ColumnElement[bool]]:
         """``by_id``: for a batch named by id, its other tests kept off the flow's and the
         state's indexes (engine.store.db.unindexed)."""
-        flow, state = enrollments.c.flow, enrollments.c.state
+        flow: ColumnElement[str] = enrollments.c.flow
+        state: ColumnElement[str] = enrollments.c.state
         if by_id:
             flow, state = unindexed(flow, self.dialect), unindexed(state, self.dialect)
         return [flow == self.fr.name, enrollments.c.ended_at.is_(None), state.in_(LIVE),
