@@ -128,10 +128,24 @@ def test_wait_until_a_date_is_not_rewritten_at_every_tick(store: Engine) -> None
     for at in (T0 + dt.timedelta(hours=1), T0 + dt.timedelta(hours=5)):
         tick(store, f, at)
         assert enrollment(store).revision == first.revision  # looked at, nothing written
-    tick(store, f, T0 + days(1))  # its daily look: the wait is written again, a day on
+    # a known date is the wait's wake time: a day later nothing is written either
+    assert first.wake_at == dt.datetime(2027, 5, 2, tzinfo=dt.UTC)
+    tick(store, f, T0 + days(1))
+    assert enrollment(store).revision == first.revision
+    # the CRM moves the date later: when the old wake time passes, the wait is written again
+    with store.begin() as conn:
+        conn.execute(leads.update().values(custom={"renewal_date": "2027-09-01"}))
+    tick(store, f, dt.datetime(2027, 5, 2, 1, tzinfo=dt.UTC))
     again = enrollment(store)
-    assert again.revision == first.revision + 1 and again.wake_at == T0 + days(2)
+    assert again.revision == first.revision + 1
+    assert again.wake_at == dt.datetime(2027, 8, 2, tzinfo=dt.UTC)
     assert sends(store) == []
+    # unknown: looked at again daily
+    with store.begin() as conn:
+        conn.execute(leads.update().values(custom={}))
+    late = dt.datetime(2027, 8, 2, 1, tzinfo=dt.UTC)
+    tick(store, f, late)
+    assert enrollment(store).wake_at == late + days(1) and sends(store) == []
 
 
 def test_postgresql_ticks_update_by_index_when_the_tables_were_analyzed_empty(
