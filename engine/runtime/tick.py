@@ -464,7 +464,7 @@ class Tick:
             woken.append(sa.and_(e.step == label, sa.exists(
                 sa.select(sa.literal(1)).select_from(leads)
                 .where(leads.c.id == e.lead_id, compiled.where))))
-        waiting = e.waiting_for.is_not(None)
+        waiting: ColumnElement[bool] = e.waiting_for.is_not(None)
         if tested:
             waiting = sa.and_(waiting, sa.or_(e.wake_at.is_(None), e.step.not_in(tested)))
         return sa.or_(e.wake_at <= self.at, waiting, *woken)
