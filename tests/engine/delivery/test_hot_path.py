@@ -9,7 +9,7 @@ import asyncio
 import socket
 import struct
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,30 @@ def test_executemany_reports_every_row_it_moved(store: sa.Engine) -> None:
         assert statement.executemany(conn, [{"id": -1, "why": "none"}]) == 0
         assert statement.executemany(conn, []) == 0
     assert [rows(store)[i]["reason"] for i in ids] == ["again", *(f"r{i}" for i in ids[1:])]
+
+
+def test_rows_sharing_values_are_each_written_as_their_own(store: sa.Engine) -> None:
+    """A batch whose rows share objects (one instant for every row, one payload for two) and
+    whose rows alternate between equal values of distinct objects and None: every row holds
+    its own value (the packer reuses a processed value only for the very same object)."""
+    ids = seed(store, [f"s{i}@example.com" for i in range(6)])
+    at = datetime(2026, 11, 23, 9, 30, 15, 123456, tzinfo=UTC)
+    shared = {"k": "shared", "note": HOSTILE["note"]}
+    whens = [at, at, None, at + LEASE, datetime(2026, 11, 23, 18, 30, 15, 123456,
+                                                   tzinfo=timezone(timedelta(hours=9))), at]
+    payloads = [shared, shared, {"k": 2}, {"k": 2}, {}, shared]
+    statement = Prepared(outbox.update().where(outbox.c.id == sa.bindparam("row"))
+                         .values(lease_until=sa.bindparam("when"),
+                                 payload=sa.bindparam("doc"), updated_at=sa.bindparam("at")),
+                         {"row": "id"})
+    with write_transaction(store) as conn:
+        assert statement.executemany(conn, [
+            {"id": i, "when": w, "doc": d, "at": at}
+            for i, w, d in zip(ids, whens, payloads, strict=True)]) == 6
+    state = rows(store)
+    assert [state[i]["lease_until"] for i in ids] == [at, at, None, at + LEASE, at, at]
+    assert [state[i]["payload"] for i in ids] == payloads
+    assert all(state[i]["updated_at"] == at for i in ids)
 
 
 def test_a_missing_value_is_an_error_not_a_null(store: sa.Engine) -> None:
