@@ -49,7 +49,7 @@ from engine.runtime.windows import (
     next_local_midnight,
     zone_info,
 )
-from engine.store.db import unindexed
+from engine.store.db import among, unindexed
 from engine.store.emails import email_hash
 from engine.store.schema import leads, outbox, suppressions
 
@@ -111,15 +111,17 @@ class Gate:
         """A verdict for each send intent (rows with id, lead_id, created_at, payload)."""
         if not rows:
             return {}
+        dialect = conn.dialect.name
         lead_ids = sorted({int(r.lead_id) for r in rows})
         people = {int(r.id): r for r in conn.execute(
             sa.select(leads.c.id, leads.c.email, leads.c.consent, leads.c.country,
-                      leads.c.time_zone, leads.c.legal_basis).where(leads.c.id.in_(lead_ids)))}
+                      leads.c.time_zone, leads.c.legal_basis)
+            .where(among(leads.c.id, lead_ids, dialect)))}
         hashes = {i: email_hash(p.email) for i, p in people.items()}
         suppressed: dict[str, str] = {}
         for h, reason in conn.execute(
                 sa.select(suppressions.c.email_hash, suppressions.c.reason)
-                .where(suppressions.c.email_hash.in_(sorted(set(hashes.values()))),
+                .where(among(suppressions.c.email_hash, sorted(set(hashes.values())), dialect),
                        suppressions.c.scope == "global")):
             suppressed.setdefault(h, reason)
         never: dict[int, str] = {}
@@ -127,7 +129,7 @@ class Gate:
             compiled = compile_condition(condition, self.ctx, at, conn.dialect.name,
                                          planner=FixedPlanner(False))  # a batch: per lead
             query = (sa.select(leads.c.id).select_from(compiled.from_())
-                     .where(leads.c.id.in_(lead_ids), compiled.where))
+                     .where(among(leads.c.id, lead_ids, dialect), compiled.where))
             for (i,) in conn.execute(query):
                 never.setdefault(int(i), f"never email when {condition_text(condition)}")
         out: dict[int, Verdict] = {}
@@ -179,18 +181,19 @@ class Gate:
         out = {int(r.id): ALLOW for r in rows}
         if not self.caps or not rows:
             return out
+        dialect = conn.dialect.name
         horizon = at - max(span(c.per) for c in self.caps)
         lead_ids = sorted({int(r.lead_id) for r in rows})
         sent_at = sa.func.coalesce(outbox.c.sent_at, outbox.c.updated_at)
         used: dict[int, list[dt.datetime]] = defaultdict(list)
         for lead_id, when in conn.execute(
                 sa.select(outbox.c.lead_id, sent_at)
-                .where(outbox.c.lead_id.in_(lead_ids), outbox.c.action == "send",
+                .where(among(outbox.c.lead_id, lead_ids, dialect), outbox.c.action == "send",
                        unindexed(outbox.c.status, conn.dialect.name).in_(COUNTED),
                        sent_at > horizon,
                        # the rows being decided are not counted against themselves (delivery
                        # asks about rows it has just claimed)
-                       outbox.c.id.not_in([int(r.id) for r in rows]))):
+                       sa.not_(among(outbox.c.id, [int(r.id) for r in rows], dialect)))):
             used[int(lead_id)].append(when)
         by_lead: dict[int, list[Any]] = defaultdict(list)
         for r in rows:
@@ -265,7 +268,8 @@ def gate_pass(conn: Connection, folder: Folder, at: dt.datetime,
             sa.select(outbox.c.id, outbox.c.lead_id, outbox.c.created_at, outbox.c.payload,
                       outbox.c.status)
             .where(outbox.c.action == "send", status.in_(("pending", "deferred")),
-                   outbox.c.next_attempt_at <= at, outbox.c.lead_id.in_(lead_ids))
+                   outbox.c.next_attempt_at <= at,
+                   among(outbox.c.lead_id, lead_ids, conn.dialect.name))
             .order_by(outbox.c.id)).all()
         apply(conn, rows, decide(conn, rows, at), at, report)
         if commit is not None:
@@ -306,7 +310,7 @@ def _set_many(conn: Connection, changes: Iterable[tuple[Any, dict[str, Any]]],
     for (status, items), ids in groups.items():
         for start in range(0, len(ids), SET_CHUNK):
             conn.execute(outbox.update()
-                         .where(outbox.c.id.in_(ids[start:start + SET_CHUNK]),
+                         .where(among(outbox.c.id, ids[start:start + SET_CHUNK], conn.dialect.name),
                                 current == status)
                          .values({**dict(items), "updated_at": at}))
 

@@ -44,7 +44,7 @@ from engine.conditions.rows import attribute_columns, lead_from_row
 from engine.mail.tokens import message_id
 from engine.runtime.model import FlowRuntime, Folder
 from engine.runtime.program import Instr
-from engine.store.db import unindexed
+from engine.store.db import among, unindexed
 from engine.store.prepared import Prepared
 from engine.store.schema import (
     enrollments,
@@ -252,9 +252,10 @@ class Tick:
         instead of about one."""
         compiled = compile_condition(condition, self.fr.ctx, self.at, self.dialect,
                                      planner=PER_LEAD)
-        ids = list(lead_ids) if not isinstance(lead_ids, sa.Select) else lead_ids
+        among_ids = (leads.c.id.in_(lead_ids) if isinstance(lead_ids, sa.Select)
+                     else among(leads.c.id, lead_ids, self.dialect))
         query = (sa.select(leads.c.id).select_from(compiled.from_())
-                 .where(leads.c.id.in_(ids), compiled.where))
+                 .where(among_ids, compiled.where))
         return {int(r[0]) for r in self.conn.execute(query)}
 
     def check_exits(self) -> None:
@@ -277,7 +278,7 @@ class Tick:
             sa.select(enrollments.c.id, enrollments.c.lead_id, enrollments.c.counters,
                       enrollments.c.revision)
             .where(enrollments.c.flow == self.fr.name, enrollments.c.ended_at.is_(None),
-                   enrollments.c.lead_id.in_(sorted(hit)))).all()
+                   among(enrollments.c.lead_id, sorted(hit), self.dialect))).all()
         changes: list[tuple[int, int, dict[str, Any]]] = []
         for row in rows:
             counters = dict(row.counters or {})
@@ -306,7 +307,7 @@ class Tick:
                 sa.select(enrollments.c.id, enrollments.c.lead_id, enrollments.c.step,
                           enrollments.c.revision)
                 .where(enrollments.c.flow == self.fr.name, enrollments.c.ended_at.is_(None),
-                       enrollments.c.lead_id.in_(chunk))).all()
+                       among(enrollments.c.lead_id, chunk, self.dialect))).all()
             for row in rows:
                 self.journal(row.id, row.lead_id, row.step, event, {"reason": reason})
             self.cas_many([(row.id, row.revision, {
@@ -322,8 +323,8 @@ class Tick:
             return
         self.conn.execute(
             outbox.update()
-            .where(outbox.c.enrollment_id.in_(enrollment_ids), outbox.c.action == "send",
-                   outbox.c.status.in_(("pending", "deferred")))
+            .where(among(outbox.c.enrollment_id, enrollment_ids, self.dialect),
+                   outbox.c.action == "send", outbox.c.status.in_(("pending", "deferred")))
             .values(status="cancelled", reason=reason, updated_at=self.at))
 
     # ------------------------------------------------------------ entries
@@ -484,7 +485,7 @@ class Tick:
                            enrollments.c.state, enrollments.c.wake_at,
                            enrollments.c.waiting_for, enrollments.c.counters,
                            enrollments.c.revision)
-                 .where(enrollments.c.id.in_(ids), *self.due_where(by_id=True))
+                 .where(among(enrollments.c.id, ids, self.dialect), *self.due_where(by_id=True))
                  .order_by(enrollments.c.id))
         if self.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
@@ -600,7 +601,8 @@ class Stepper:
         """The batch's leads as the language sees them (read once, when a step needs them)."""
         if self._leads is None:
             ids = [e.lead_id for e in self.batch]
-            rows = self.t.conn.execute(sa.select(leads).where(leads.c.id.in_(ids))).mappings()
+            rows = self.t.conn.execute(
+                sa.select(leads).where(among(leads.c.id, ids, self.t.dialect))).mappings()
             self._leads = {int(r["id"]): {**lead_from_row(r, self.t.fr.ctx), "_row": dict(r)}
                            for r in rows}
         return self._leads
@@ -613,7 +615,8 @@ class Stepper:
         columns = attribute_columns(names, self.t.fr.ctx)
         if columns is None or self._leads is not None:
             return self.leads()
-        rows = self.t.conn.execute(sa.select(*columns).where(leads.c.id.in_(lead_ids)))
+        rows = self.t.conn.execute(
+            sa.select(*columns).where(among(leads.c.id, lead_ids, self.t.dialect)))
         return {int(r.id): lead_from_row(r._mapping, self.t.fr.ctx, names) for r in rows}
 
     def forget_leads(self) -> None:
@@ -818,7 +821,7 @@ class Stepper:
             conn.execute(_insert(conn, lead_tags).on_conflict_do_nothing(),
                          [{"lead_id": i, "tag": step.tag, "created_at": self.t.at} for i in ids])
         else:
-            conn.execute(lead_tags.delete().where(lead_tags.c.lead_id.in_(ids),
+            conn.execute(lead_tags.delete().where(among(lead_tags.c.lead_id, ids, self.t.dialect),
                                                   lead_tags.c.tag == step.tag))
         for e in group:
             self.log(e, ins, "tag", tag=step.tag, added=step.add)

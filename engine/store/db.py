@@ -14,15 +14,17 @@ database at its previous revision, never half-migrated.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine, make_url
 
 DEFAULT_URL = "sqlite:///nurture.db"
@@ -214,3 +216,18 @@ def unindexed(column: sa.ColumnElement[str], dialect: str) -> sa.ColumnElement[s
     status's index and reads every row under it, for every batch. (SQLAlchemy renders no
     ``INDEXED BY`` hint for SQLite.) PostgreSQL plans by its statistics: unchanged."""
     return column.concat("") if dialect == "sqlite" else column
+
+
+def among(column: sa.ColumnElement[Any], values: Iterable[Any], dialect: str,
+          ) -> sa.ColumnElement[bool]:
+    """``column IN (values)`` with the values as ONE bound parameter: a JSON array read by
+    ``json_each`` on SQLite, an array and ``= ANY(...)`` on PostgreSQL. The tick and the gate
+    name a batch of up to a thousand leads in a statement; SQLAlchemy's ``in_`` makes a
+    parameter of each (coerced, then rendered into the SQL at every run), which cost more
+    Python than the query itself, and PostgreSQL then parses and plans a thousand
+    placeholders. Both plans look each value up in the column's index."""
+    listed = list(values)
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam(None, listed, type_=ARRAY(column.type)))
+    each = sa.func.json_each(sa.bindparam(None, json.dumps(listed), type_=sa.Text))
+    return column.in_(sa.select(each.table_valued("value").c.value))
