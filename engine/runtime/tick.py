@@ -45,7 +45,7 @@ from engine.mail.tokens import message_id
 from engine.runtime.model import FlowRuntime, Folder
 from engine.runtime.program import Instr
 from engine.store.db import among, unindexed
-from engine.store.prepared import Prepared
+from engine.store.prepared import Columnwise, Prepared
 from engine.store.schema import (
     enrollments,
     events,
@@ -77,26 +77,31 @@ def _sources(columns: Iterable[str]) -> dict[str, str]:
 
 
 # The tick's writes, one row per enrollment step: compiled once and run through the driver's
-# executemany (SQLAlchemy's per-row parameter handling was a quarter of the stepping's time).
-JOURNAL_INSERT = Prepared(journal.insert().values(_values(journal, JOURNAL_COLUMNS)),
-                          _sources(JOURNAL_COLUMNS))
+# executemany (SQLAlchemy's per-row parameter handling was a quarter of the stepping's time);
+# on PostgreSQL a batch's rows as one statement (engine.store.prepared.Columnwise).
+JOURNAL_INSERT = Columnwise(
+    Prepared(journal.insert().values(_values(journal, JOURNAL_COLUMNS)),
+             _sources(JOURNAL_COLUMNS)), journal, JOURNAL_COLUMNS)
 INTENT_INSERT = {
-    name: Prepared(dialect.insert(outbox).values(_values(outbox, INTENT_COLUMNS))
-                   .on_conflict_do_nothing(), _sources(INTENT_COLUMNS))
+    name: Columnwise(Prepared(dialect.insert(outbox).values(_values(outbox, INTENT_COLUMNS))
+                              .on_conflict_do_nothing(), _sources(INTENT_COLUMNS)),
+                     outbox, INTENT_COLUMNS, on_conflict_do_nothing=True)
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))}
-_CAS: dict[tuple[str, ...], Prepared] = {}
+_CAS: dict[tuple[str, ...], Columnwise] = {}
 
 
-def compare_and_set(columns: tuple[str, ...]) -> Prepared:
+def compare_and_set(columns: tuple[str, ...]) -> Columnwise:
     """``UPDATE enrollments SET <columns> WHERE id = :_id AND revision = :_revision``."""
     found = _CAS.get(columns)
     if found is None:
-        found = _CAS[columns] = Prepared(
+        found = _CAS[columns] = Columnwise(Prepared(
             enrollments.update()
             .where(enrollments.c.id == sa.bindparam("_id", type_=enrollments.c.id.type),
                    enrollments.c.revision == sa.bindparam("_revision", type_=sa.Integer()))
-            .values(_values(enrollments, columns)), _sources(columns))
+            .values(_values(enrollments, columns)), _sources(columns)),
+            enrollments, columns, match=(("_id", "id"), ("_revision", "revision")))
     return found
+
 
 MAX_STEPS = 200  # per enrollment and tick: a flow cannot loop without waiting (rounds wait)
 FIRST_TRIGGER_WINDOW = dt.timedelta(days=1)  # `enter on`: how far back the first tick looks
