@@ -216,7 +216,7 @@ class Columnwise:
             kind = self.table.c[column].type
             params.append(_Param(source, f"p{i}",
                                  kind.dialect_impl(dialect).bind_processor(dialect), _REQUIRED))
-            arrays.append(f"%(p{i})s::{kind.compile(dialect=dialect)}[]")
+            arrays.append(f"%(p{i})b::{kind.compile(dialect=dialect)}[]")  # binary: no quoting
             names.append(quote(f"v{i}"))
         rows = f"unnest({', '.join(arrays)}) AS v({', '.join(names)})"
         table = quote(self.table.name)

@@ -103,3 +103,19 @@ def test_compare_and_set_moves_only_rows_at_the_revision_read(store: sa.Engine) 
                                                  {"until": "date"}]
     assert [got[i].counters for i in ids] == [{"intro": 1}, {}, {}, {"note": HOSTILE}]
     assert null_waits == 2  # ids[1] written as SQL NULL, ids[2] never had one
+
+
+def test_a_column_that_is_null_in_every_row(store: sa.Engine) -> None:
+    """A batch where a column has no value at all (every wait over: no wake time, nothing
+    waited for) still writes SQL NULL, typed by the column."""
+    with store.begin() as conn:
+        _, ids = lead_and_enrollments(conn, 3)
+        columns = ("counters", "revision", "state", "step", "updated_at", "wake_at",
+                   "waiting_for")
+        assert compare_and_set(columns).executemany(conn, [
+            {"_id": i, "_revision": 0, "revision": 1, "updated_at": T, "step": None,
+             "state": "active", "wake_at": None, "waiting_for": None, "counters": {}}
+            for i in ids]) == 3
+        got = conn.execute(sa.select(enrollments.c.step, enrollments.c.wake_at,
+                                     enrollments.c.waiting_for, enrollments.c.revision)).all()
+    assert [tuple(r) for r in got] == [(None, None, None, 1)] * 3
