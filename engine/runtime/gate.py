@@ -88,6 +88,7 @@ class Gate:
         self.window: SendWindow = folder.window
         lines = [line for p in folder.symbols.policies for line in p.lines]
         self.caps = [line for line in lines if isinstance(line, A.CapRule)]
+        self.periods = [(cap.count, span(cap.per)) for cap in self.caps]
         self.never = [line.condition for line in lines if isinstance(line, A.NeverEmail)]
         self.require_consent = any(isinstance(line, A.PolicyFlag)
                                    and line.kind == "require consent" for line in lines)
@@ -134,22 +135,39 @@ class Gate:
                 never.setdefault(int(i), f"never email when {condition_text(condition)}")
         out: dict[int, Verdict] = {}
         candidates: list[Any] = []
+        # One verdict per lead for all of its rows up to the caps: the tests before them
+        # look at the lead alone.
+        by_lead: dict[int, Verdict | None] = {}
         for r in rows:
-            lead = people.get(int(r.lead_id))
-            verdict = self.block(lead, hashes, suppressed, never)
-            if verdict is None:
-                assert lead is not None
-                zone = lead_zone(dict(lead._mapping), self.window)
-                opens = self.allowed_from(zone, lead.country, at)
-                if opens > at:
-                    verdict = Verdict("deferred", opens, f"outside the sending window "
-                                      f"({self.describe_window(zone.key)})")
+            lead_id = int(r.lead_id)
+            if lead_id in by_lead:
+                verdict = by_lead[lead_id]
+            else:
+                verdict = by_lead[lead_id] = self.lead_verdict(
+                    people.get(lead_id), hashes, suppressed, never, at)
             if verdict is not None:
                 out[int(r.id)] = verdict
             else:
                 candidates.append(r)
         out.update(self.capped(conn, candidates, people, at))
         return out
+
+    def lead_verdict(self, lead: Any, hashes: dict[int, str], suppressed: dict[str, str],
+                     never: dict[int, str], at: dt.datetime) -> Verdict | None:
+        """Blocked, or deferred to the sending window's opening in the lead's zone, or None
+        (it may go, caps permitting)."""
+        verdict = self.block(lead, hashes, suppressed, never)
+        if verdict is not None:
+            return verdict
+        zone = self.zone(lead)
+        opens = self.allowed_from(zone, lead.country, at)
+        if opens > at:
+            return Verdict("deferred", opens,
+                           f"outside the sending window ({self.describe_window(zone.key)})")
+        return None
+
+    def zone(self, lead: Any) -> ZoneInfo:
+        return lead_zone(lead._mapping, self.window)
 
     def block(self, lead: Any, hashes: dict[int, str], suppressed: dict[str, str],
               never: dict[int, str]) -> Verdict | None:
@@ -208,19 +226,19 @@ class Gate:
                     times.sort()
                     continue
                 lead = people[lead_id]
-                zone = lead_zone(dict(lead._mapping), self.window)
-                until = self.allowed_from(zone, lead.country, until)
+                until = self.allowed_from(self.zone(lead), lead.country, until)
                 out[int(r.id)] = Verdict("deferred", until, self.cap_reason(times, at))
         return out
 
     def cap_until(self, times: list[dt.datetime], at: dt.datetime) -> dt.datetime | None:
         """None when every cap has room at T; else when the tightest one frees a slot."""
         latest: dt.datetime | None = None
-        for cap in self.caps:
-            period = span(cap.per)
+        for count, period in self.periods:
+            if len(times) < count:
+                continue  # fewer sends in all than the cap allows: room whatever the period
             inside = [t for t in times if t > at - period]
-            if len(inside) >= cap.count:
-                frees = inside[len(inside) - cap.count] + period
+            if len(inside) >= count:
+                frees = inside[len(inside) - count] + period
                 latest = frees if latest is None else max(latest, frees)
         return latest
 
