@@ -332,15 +332,17 @@ def hold(conn: sa.Connection, rows: Sequence[Any], now: datetime, default: str,
     if not stopped or not rows:
         return {}
     sends = [r for r in rows if _get(r, "action", "send") == "send"]
+    payloads = _payloads(conn, sends)
     by_owner = sorted({int(_get(r, "lead_id")) for r in sends
-                       if (_get(r, "payload") or {}).get("sender_owner")})
+                       if payloads.get(int(_get(r, "id")), {}).get("sender_owner")})
     owners: dict[int, Any] = {}
     for start in range(0, len(by_owner), 500):
         owners.update(conn.execute(sa.select(leads.c.id, leads.c.owner)
                                    .where(leads.c.id.in_(by_owner[start:start + 500]))).all())
     out: dict[int, Held] = {}
     for r in sends:
-        address = sender_of(_get(r, "payload"), owners.get(int(_get(r, "lead_id"))), default)
+        address = sender_of(payloads.get(int(_get(r, "id"))),
+                            owners.get(int(_get(r, "lead_id"))), default)
         record = stopped.get(sending_domain(address))
         if record is not None:
             out[int(_get(r, "id"))] = Held(now + RECHECK, record.reason)
@@ -363,6 +365,25 @@ def pausing(gate: Any, default: str) -> Any:
         return answers
 
     return gated
+
+
+def _payloads(conn: sa.Connection, rows: Sequence[Any]) -> dict[int, dict[str, Any]]:
+    """Each row's payload: its own, or read from the outbox for rows selected without it (the
+    tick's gate leaves the documents out: it decides every due send, and only a paused
+    domain needs to know who a send is from)."""
+    out: dict[int, dict[str, Any]] = {}
+    missing: list[int] = []
+    for r in rows:
+        mapping = r if isinstance(r, Mapping) else r._mapping
+        if "payload" in mapping:
+            out[int(mapping["id"])] = mapping["payload"] or {}
+        else:
+            missing.append(int(mapping["id"]))
+    for start in range(0, len(missing), 1000):
+        out.update((int(i), p or {}) for i, p in conn.execute(
+            sa.select(outbox.c.id, outbox.c.payload)
+            .where(outbox.c.id.in_(missing[start:start + 1000]))))
+    return out
 
 
 # ---------------------------------------------------------------- small helpers

@@ -250,8 +250,14 @@ class Gate:
 
 
 def _priority(row: Any) -> int:
-    payload = row.payload or {}
-    value = payload.get("priority") if isinstance(payload, dict) else None
+    """The flow's priority the intent carries: read by gate_pass as a column of its own (no
+    JSON document decoded per row), by delivery from the payload of the rows it claimed."""
+    mapping = row._mapping if hasattr(row, "_mapping") else row
+    if "priority" in mapping:
+        value = mapping["priority"]
+    else:
+        payload = mapping.get("payload") or {}
+        value = payload.get("priority") if isinstance(payload, dict) else None
     return int(value) if isinstance(value, int) else 1_000_000
 
 
@@ -283,7 +289,8 @@ def gate_pass(conn: Connection, folder: Folder, at: dt.datetime,
     for start in range(0, len(due_leads), GATE_BATCH):
         lead_ids = list(due_leads[start:start + GATE_BATCH])
         rows = conn.execute(
-            sa.select(outbox.c.id, outbox.c.lead_id, outbox.c.created_at, outbox.c.payload,
+            sa.select(outbox.c.id, outbox.c.lead_id, outbox.c.created_at,
+                      outbox.c.payload["priority"].as_integer().label("priority"),
                       outbox.c.status)
             .where(outbox.c.action == "send", status.in_(("pending", "deferred")),
                    outbox.c.next_attempt_at <= at,

@@ -331,6 +331,22 @@ def test_the_runtime_gate_can_ask_with_its_own_rows(lite: sa.Engine) -> None:
     assert verdict.reason.startswith(HELD)
 
 
+def test_rows_without_their_payload_are_held_by_who_sends_them(lite: sa.Engine) -> None:
+    """The tick's gate selects send intents without their payload: hold() reads who each is
+    from when a domain is paused (the owner's domain for a send `from owner`)."""
+    [by_owner] = seed(lite, "o", 1, T0, status="pending", owner="tanaka@example.co.jp",
+                      payload={"sender_owner": True, "sender_address": OTHER})
+    [other] = seed(lite, "p", 1, T0, status="pending",
+                   payload={"sender_owner": False, "sender_address": OTHER})
+    with db.write_transaction(lite) as conn:
+        breaker.pause(conn, Rate("example.co.jp", 3, 1000, T0), T0, "test")
+        bare = conn.execute(sa.select(outbox.c.id, outbox.c.lead_id,
+                                      outbox.c.created_at)).all()
+        held = breaker.hold(conn, bare, T0, "marketing@example.com")
+    assert set(held) == {by_owner.outbox_id}  # example.com (the other) is not paused
+    assert other.outbox_id not in held
+
+
 # ---------------------------------------------------------------- pure parts
 
 
