@@ -704,12 +704,13 @@ class Stepper:
 
     def op_wait_for(self, ins: Instr, group: list[Enr]) -> None:
         step: A.WaitFor = ins.step
+        wake = self.t.at + M.span(step.duration)  # one object for the group: written once
         for e in group:
             if e.resuming:
                 self.log(e, ins, "waited", duration=duration_text(step.duration))
                 self.go(e, ins.next)
             else:
-                self.wait(e, self.t.at + M.span(step.duration), None)
+                self.wait(e, wake, None)
 
     def op_wait_until(self, ins: Instr, group: list[Enr]) -> None:
         """Until a date: re-read every tick (a CRM sync may move it: ``Tick.woken`` tests it in
@@ -742,6 +743,7 @@ class Stepper:
     def op_wait_event(self, ins: Instr, group: list[Enr]) -> None:
         step: A.WaitEvent = ins.step
         happened = self.t.matching(step.condition, [e.lead_id for e in group])
+        timeout, waiting = self.t.at + M.span(step.timeout), {"until": "event"}
         for e in group:
             if e.lead_id in happened:
                 self.log(e, ins, "waited", happened=condition_text(step.condition))
@@ -752,7 +754,7 @@ class Stepper:
             elif e.resuming:
                 e.running = False  # still waiting: nothing changes, nothing is written
             else:
-                self.wait(e, self.t.at + M.span(step.timeout), {"until": "event"})
+                self.wait(e, timeout, waiting)
 
     def op_branch(self, ins: Instr, group: list[Enr]) -> None:
         left = list(group)
@@ -797,12 +799,12 @@ class Stepper:
 
     def op_repeat_end(self, ins: Instr, group: list[Enr]) -> None:
         step: A.Repeat = ins.step
-        pause = max(M.span(step.every), dt.timedelta(days=1))
+        wake = self.t.at + max(M.span(step.every), dt.timedelta(days=1))
         for e in group:
             if e.resuming:
                 self.go(e, ins.next)
             else:
-                self.wait(e, self.t.at + pause, None)
+                self.wait(e, wake, None)
 
     def op_set(self, ins: Instr, group: list[Enr]) -> None:
         from engine.runtime.effects import attribute_change, write_changes
