@@ -406,9 +406,11 @@ class Tick:
         then "no exit or goal holds". In that order because in a steady state nearly all of
         an audience is enrolled already, and the index probe that says so is far cheaper than
         the exit and goal tests (scores, event counts) it spares. SQLite tests the terms as
-        written; PostgreSQL orders them itself (it made "not enrolled" an anti-join after
-        the scan, and computed a goal's score for each of 211,000 customers to enter none),
-        so there the later tests sit in a CASE, which it evaluates in order. The shapes
+        written. PostgreSQL orders them itself: it tested the goal's score of every enrolled
+        customer before "not enrolled", at every tick; there the exit and goal tests sit in
+        a CASE after "not enrolled", which it evaluates in that order. (Testing the audience
+        again first, inside the CASE, sped up that flow more and slowed one whose audience
+        is dearer three times over: measured, this is the better of the two.) The shapes
         are measured on this store's data (a few milliseconds), as `engine query` does; every
         shape gives the same rows."""
         parts = [condition] + ([A.Not(A.Or(tuple(blockers)))] if blockers else [])
@@ -420,12 +422,8 @@ class Tick:
         compiled, wheres = compile_together(parts, self.fr.ctx, self.at, self.conn,
                                             planners=[None, few])
         if self.dialect == "postgresql" and len(wheres) > 1:
-            # The audience stays a term of its own too (its index scans), and is tested
-            # again first inside the CASE: PostgreSQL turns its NOT EXISTS into an anti-join
-            # after the scan's filter, too late to spare the exit and goal tests.
-            in_order = sa.case((wheres[0].is_not(sa.true()), sa.false()),
-                               (enrolled, sa.false()), else_=sa.and_(*wheres[1:]))
-            return compiled, sa.and_(wheres[0], in_order)
+            return compiled, sa.and_(wheres[0], sa.case((enrolled, sa.false()),
+                                                        else_=sa.and_(*wheres[1:])))
         return compiled, sa.and_(wheres[0], ~enrolled, *wheres[1:])
 
     def tick_key(self) -> str:
