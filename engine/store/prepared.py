@@ -19,7 +19,8 @@ raised as SQLAlchemy's exceptions, as ``Connection.execute`` raises them.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -141,30 +142,33 @@ class Prepared:
         plan = self.plan(conn.dialect)
         pack = plan.packer(common)
         params = [pack(row) for row in rows]
-        cursor = conn.connection.cursor()
-        try:
+        with _cursor(conn, plan.sql) as cursor:
             if len(params) == 1:
                 cursor.execute(plan.sql, params[0])
             else:
                 cursor.executemany(plan.sql, params)
             return int(cursor.rowcount)
-        except conn.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(conn, plan.sql, error) from error
-        finally:
-            cursor.close()
 
     def fetchall(self, conn: sa.Connection, **values: Any) -> list[tuple[Any, ...]]:
         """Run a SELECT and return its rows as plain tuples (for columns whose types need no
         result processing: ids, text)."""
         plan = self.plan(conn.dialect)
-        cursor = conn.connection.cursor()
-        try:
+        with _cursor(conn, plan.sql) as cursor:
             cursor.execute(plan.sql, plan.packer(values)({}))
             return [tuple(row) for row in cursor.fetchall()]
-        except conn.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(conn, plan.sql, error) from error
-        finally:
-            cursor.close()
+
+
+@contextmanager
+def _cursor(conn: sa.Connection, sql: str) -> Iterator[Any]:
+    """A DBAPI cursor of the caller's connection, closed after use; the driver's errors
+    raised as SQLAlchemy's (``_wrapped``)."""
+    cursor = conn.connection.cursor()
+    try:
+        yield cursor
+    except conn.dialect.loaded_dbapi.Error as error:
+        raise _wrapped(conn, sql, error) from error
+    finally:
+        cursor.close()
 
 
 def _wrapped(conn: sa.Connection, sql: str, error: Exception) -> BaseException:
@@ -252,11 +256,6 @@ class Columnwise:
                     seen, made = raw, process(raw)
                 out.append(made)
             arrays[param.key] = out
-        cursor = conn.connection.cursor()
-        try:
+        with _cursor(conn, plan.sql) as cursor:
             cursor.execute(plan.sql, arrays)
             return int(cursor.rowcount)
-        except conn.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(conn, plan.sql, error) from error
-        finally:
-            cursor.close()
