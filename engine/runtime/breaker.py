@@ -45,6 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.mail.context import is_address
+from engine.store.db import among
 from engine.store.schema import audit, leads, outbox, settings, webhook_events
 
 PAUSED = "sending_paused:"  # settings key prefix: sending_paused:example.co.jp
@@ -379,10 +380,10 @@ def _payloads(conn: sa.Connection, rows: Sequence[Any]) -> dict[int, dict[str, A
             out[int(mapping["id"])] = mapping["payload"] or {}
         else:
             missing.append(int(mapping["id"]))
-    for start in range(0, len(missing), 1000):
+    if missing:
         out.update((int(i), p or {}) for i, p in conn.execute(
             sa.select(outbox.c.id, outbox.c.payload)
-            .where(outbox.c.id.in_(missing[start:start + 1000]))))
+            .where(among(outbox.c.id, missing, conn.dialect.name))))
     return out
 
 

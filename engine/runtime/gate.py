@@ -200,14 +200,14 @@ class Gate:
         if not self.caps or not rows:
             return out
         dialect = conn.dialect.name
-        horizon = at - max(span(c.per) for c in self.caps)
+        horizon = at - max(period for _, period in self.periods)
         lead_ids = sorted({int(r.lead_id) for r in rows})
         sent_at = sa.func.coalesce(outbox.c.sent_at, outbox.c.updated_at)
         used: dict[int, list[dt.datetime]] = defaultdict(list)
         for lead_id, when in conn.execute(
                 sa.select(outbox.c.lead_id, sent_at)
                 .where(among(outbox.c.lead_id, lead_ids, dialect), outbox.c.action == "send",
-                       unindexed(outbox.c.status, conn.dialect.name).in_(COUNTED),
+                       unindexed(outbox.c.status, dialect).in_(COUNTED),
                        sent_at > horizon,
                        # the rows being decided are not counted against themselves (delivery
                        # asks about rows it has just claimed)

@@ -45,7 +45,7 @@ from engine.mail.tokens import message_id
 from engine.runtime.model import FlowRuntime, Folder
 from engine.runtime.program import Instr
 from engine.store.db import among, unindexed
-from engine.store.prepared import Columnwise, Prepared
+from engine.store.prepared import Columnwise
 from engine.store.schema import (
     enrollments,
     events,
@@ -66,27 +66,11 @@ INTENT_COLUMNS = ("flow", "enrollment_id", "step", "occurrence", "lead_id", "flo
                   "next_attempt_at", "created_at", "updated_at")
 
 
-def _values(table: sa.Table, columns: Iterable[str]) -> dict[str, Any]:
-    """``column: bind parameter`` for an INSERT or UPDATE run through engine.store.prepared
-    (a bind may not bear its column's name there: ``v_`` + the name, typed as the column)."""
-    return {c: sa.bindparam(f"v_{c}", type_=table.c[c].type) for c in columns}
-
-
-def _sources(columns: Iterable[str]) -> dict[str, str]:
-    return {f"v_{c}": c for c in columns}
-
-
 # The tick's writes, one row per enrollment step: compiled once and run through the driver's
 # executemany (SQLAlchemy's per-row parameter handling was a quarter of the stepping's time);
 # on PostgreSQL a batch's rows as one statement (engine.store.prepared.Columnwise).
-JOURNAL_INSERT = Columnwise(
-    Prepared(journal.insert().values(_values(journal, JOURNAL_COLUMNS)),
-             _sources(JOURNAL_COLUMNS)), journal, JOURNAL_COLUMNS)
-INTENT_INSERT = {
-    name: Columnwise(Prepared(dialect.insert(outbox).values(_values(outbox, INTENT_COLUMNS))
-                              .on_conflict_do_nothing(), _sources(INTENT_COLUMNS)),
-                     outbox, INTENT_COLUMNS, on_conflict_do_nothing=True)
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))}
+JOURNAL_INSERT = Columnwise(journal, JOURNAL_COLUMNS)
+INTENT_INSERT = Columnwise(outbox, INTENT_COLUMNS, on_conflict_do_nothing=True)
 _CAS: dict[tuple[str, ...], Columnwise] = {}
 
 
@@ -94,12 +78,8 @@ def compare_and_set(columns: tuple[str, ...]) -> Columnwise:
     """``UPDATE enrollments SET <columns> WHERE id = :_id AND revision = :_revision``."""
     found = _CAS.get(columns)
     if found is None:
-        found = _CAS[columns] = Columnwise(Prepared(
-            enrollments.update()
-            .where(enrollments.c.id == sa.bindparam("_id", type_=enrollments.c.id.type),
-                   enrollments.c.revision == sa.bindparam("_revision", type_=sa.Integer()))
-            .values(_values(enrollments, columns)), _sources(columns)),
-            enrollments, columns, match=(("_id", "id"), ("_revision", "revision")))
+        found = _CAS[columns] = Columnwise(enrollments, columns,
+                                           match=(("_id", "id"), ("_revision", "revision")))
     return found
 
 
@@ -571,7 +551,7 @@ class Tick:
 
     def write_intents(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            INTENT_INSERT[self.dialect].executemany(self.conn, rows)
+            INTENT_INSERT.executemany(self.conn, rows)
             for row in rows:
                 self.report.actions[row["action"]] += 1
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
@@ -192,18 +193,40 @@ class Columnwise:
 
     ``match``: for an UPDATE, (name in the rows, column) pairs that select the row to change,
     e.g. ``(("_id", "id"), ("_revision", "revision"))``; ``columns``: the columns written,
-    each read from the rows under its own name."""
+    each read from the rows under its own name. The row-wise statement is derived from the
+    same description, one per dialect (an INSERT's ON CONFLICT is dialect-specific)."""
 
-    def __init__(self, rowwise: Prepared, table: sa.Table, columns: Sequence[str], *,
+    def __init__(self, table: sa.Table, columns: Sequence[str], *,
                  match: Sequence[tuple[str, str]] = (), on_conflict_do_nothing: bool = False,
                  ) -> None:
-        self.rowwise = rowwise
         self.table = table
         self.columns = tuple(columns)
         self.match = tuple(match)
         self.on_conflict_do_nothing = on_conflict_do_nothing
+        self._rowwise: dict[str, Prepared] = {}
         self._compiled: weakref.WeakKeyDictionary[Dialect, Plan] = \
             weakref.WeakKeyDictionary()
+
+    def rowwise(self, dialect: str) -> Prepared:
+        """The statement for one row at a time: values bound as ``v_`` + the column's name
+        (an UPDATE's SET may not bind a column's own name), typed as the column."""
+        found = self._rowwise.get(dialect)
+        if found is None:
+            table = self.table
+            values = {c: sa.bindparam(f"v_{c}", type_=table.c[c].type) for c in self.columns}
+            sources = {f"v_{c}": c for c in self.columns}
+            statement: Any
+            if self.match:
+                statement = table.update().where(*(
+                    table.c[column] == sa.bindparam(name, type_=table.c[column].type)
+                    for name, column in self.match)).values(values)
+            elif self.on_conflict_do_nothing:
+                insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+                statement = insert(table).values(values).on_conflict_do_nothing()
+            else:
+                statement = table.insert().values(values)
+            found = self._rowwise[dialect] = Prepared(statement, sources)
+        return found
 
     def plan(self, dialect: Dialect) -> Plan:
         found = self._compiled.get(dialect)
@@ -241,7 +264,7 @@ class Columnwise:
     def executemany(self, conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> int:
         """Write ``rows``; returns how many rows were inserted or changed."""
         if conn.dialect.name != "postgresql" or len(rows) < 2:
-            return self.rowwise.executemany(conn, rows)
+            return self.rowwise(conn.dialect.name).executemany(conn, rows)
         plan = self.plan(conn.dialect)
         arrays: dict[str, list[Any]] = {}
         for param in plan.params:

@@ -52,7 +52,6 @@ def test_intents_skip_a_key_already_there_and_a_key_twice_in_one_batch(
         store: sa.Engine) -> None:
     with store.begin() as conn:
         lead, [enrollment] = lead_and_enrollments(conn, 1)
-        dialect = conn.dialect.name
 
         def intent(occurrence: str, template: str) -> dict[str, Any]:
             return {"flow": "f0", "enrollment_id": enrollment, "step": "intro",
@@ -63,10 +62,10 @@ def test_intents_skip_a_key_already_there_and_a_key_twice_in_one_batch(
                     "status": "pending", "attempts": 0, "next_attempt_at": T,
                     "created_at": T, "updated_at": T}
 
-        assert INTENT_INSERT[dialect].executemany(conn, [intent("1", "a"), intent("2", "b")]) \
+        assert INTENT_INSERT.executemany(conn, [intent("1", "a"), intent("2", "b")]) \
             == 2
         # "1" exists already; "3" comes twice in this batch: the first one is kept
-        assert INTENT_INSERT[dialect].executemany(
+        assert INTENT_INSERT.executemany(
             conn, [intent("1", "again"), intent("3", "c"), intent("3", "dup")]) == 1
         got = conn.execute(sa.select(outbox.c.occurrence, outbox.c.template, outbox.c.payload,
                                      outbox.c.next_attempt_at)
