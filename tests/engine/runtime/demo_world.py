@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -237,8 +238,8 @@ def differences(a: Counter[tuple[Any, ...]], b: Counter[tuple[Any, ...]],
 # The same `engine run` with smaller batches than the engine's (500), so that even a small
 # store gives many commits per flow (more places for a kill to land; two processes interleave
 # batch by batch), and a line on standard error when the tick's database work starts and ends
-# and after each of its commits (numbered), so that a test can aim its kills at the tick rather
-# than at the interpreter's start-up, or between two given commits.
+# and after each of its commits that wrote something (numbered), so that a test can aim its
+# kills at the tick rather than at the interpreter's start-up, or between two given commits.
 INSTRUMENTED = """
 import sys
 import engine.runtime.gate as gate
@@ -250,13 +251,27 @@ gate.GATE_BATCH = {batch}
 process = runner.process
 commit = tick.Unit.commit
 commits = 0
+changes = {{}}  # SQLite connection -> its total_changes at its last commit
+
+
+# Whether the transaction about to commit wrote anything: a tick also commits batches that
+# only read, and a kill after one of those interrupts nothing.
+def wrote(conn):
+    if conn.dialect.name == "sqlite":
+        driver = conn.connection.driver_connection
+        before, changes[driver] = changes.get(driver), driver.total_changes
+        return changes[driver] != before
+    return conn.in_transaction() and conn.exec_driver_sql(
+        "SELECT pg_current_xact_id_if_assigned() IS NOT NULL").scalar()
 
 
 def counted(self):
     global commits
+    writing = wrote(self.conn)
     commit(self)
-    commits += 1
-    print(f"TICK-COMMIT {{commits}}", file=sys.stderr, flush=True)
+    if writing:
+        commits += 1
+        print(f"TICK-COMMIT {{commits}}", file=sys.stderr, flush=True)
 
 
 tick.Unit.commit = counted
@@ -285,28 +300,27 @@ def run_command(at: dt.datetime, url: str, batch: int | None = None) -> list[str
             "--at", at.isoformat(), "--db", url]
 
 
-def wait_for_line(proc: subprocess.Popen[bytes], marker: bytes, timeout: float) -> float:
-    """Read the process's standard error until a line holding ``marker``; returns when (a
-    perf_counter time). AssertionError if the process ends first or the time runs out."""
-    return read_until(proc, marker, timeout)[0]
-
-
-def read_until(proc: subprocess.Popen[bytes], marker: bytes, timeout: float,
-               ) -> tuple[float, bytes]:
-    """:func:`wait_for_line`, also returning what was read."""
+def stderr_lines(proc: subprocess.Popen[bytes], timeout: float,
+                 ) -> Iterator[tuple[float, bytes]]:
+    """The process's standard error line by line, each with when it was read (a perf_counter
+    time), until the process closes it. AssertionError if the time runs out first."""
     assert proc.stderr is not None
     deadline = time.perf_counter() + timeout
-    seen = b""
+    pending = b""
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stderr, selectors.EVENT_READ)
-        while marker not in seen:
+        while True:
             left = deadline - time.perf_counter()
-            assert left > 0, f"no {marker!r} within {timeout} s: {seen[-2000:]!r}"
-            if sel.select(left):
-                chunk = os.read(proc.stderr.fileno(), 65536)
-                assert chunk, f"the process ended before {marker!r}: {seen[-2000:]!r}"
-                seen += chunk
-    return time.perf_counter(), seen
+            assert left > 0, f"the process still ran after {timeout} s: {pending[-2000:]!r}"
+            if not sel.select(left):
+                continue
+            chunk = os.read(proc.stderr.fileno(), 65536)
+            if not chunk:
+                return
+            *lines, pending = (pending + chunk).split(b"\n")
+            now = time.perf_counter()
+            for line in lines:
+                yield now, line
 
 
 def run_env() -> dict[str, str]:

@@ -5,12 +5,12 @@ Two identical copies of a demo store (3,000 leads on SQLite; on PostgreSQL 1,500
 kills) go through the same days. On one, each day's tick runs as one uninterrupted `engine run
 --once --no-deliver --at T` process (the reference). On the other, the same command is killed
 with SIGKILL at a random moment of its tick's database work or right after one of its commits
-(the process says when that work starts and when it commits; the seed is printed: rerun with
-CRASH_SEED=N to replay), restarted and killed again,
-and finally restarted until it completes. Both commit every 100 enrollments (the engine's batch
-is 500) so that a kill finds many half-done ticks. After every day both stores must hold the
-same outbox (intents, statuses, due times, and on SQLite Message-IDs), enrollments (step, state,
-wake time), journal (as a multiset), tags and stages. Between days, delivery and the leads'
+that wrote something (the process says when that work starts and when it commits; the seed is
+printed: rerun with CRASH_SEED=N to replay), restarted and killed again, and finally restarted
+until it completes. Both commit every 100 enrollments (the engine's batch is 500) so that a
+kill finds many half-done ticks. After every day both stores must hold the same outbox
+(intents, statuses, due times, and on SQLite Message-IDs), enrollments (step, state, wake
+time), journal (as a multiset), tags and stages. Between days, delivery and the leads'
 responses are simulated identically on both (demo_world.next_day).
 
 CRASH_KILLS (default 15 on SQLite, 6 on PostgreSQL) sets how many kills, spread over the days.
@@ -38,10 +38,9 @@ from tests.engine.runtime.demo_world import (
     differences,
     moments,
     next_day,
-    read_until,
     start_run,
     state,
-    wait_for_line,
+    stderr_lines,
 )
 from tests.pg import PgServer
 
@@ -75,21 +74,28 @@ def finish(proc: subprocess.Popen[bytes]) -> int:
 
 def timed_run(at: dt.datetime, url: str, cwd: Path) -> tuple[float, int]:
     """An uninterrupted `engine run` (instrumented like the killed ones); returns how long its
-    tick's database work took, and how many commits it made."""
+    tick took to make its last commit that wrote something, and how many such commits it made
+    (a tick also commits batches that only read; once its last write is made, a kill
+    interrupts nothing)."""
     proc = start_run(at, url, cwd, BATCH)
-    started = wait_for_line(proc, b"TICK-START", RUN_TIMEOUT)
-    ended, seen = read_until(proc, b"TICK-END", RUN_TIMEOUT)
+    started = last = 0.0
+    commits = 0
+    for when, line in stderr_lines(proc, RUN_TIMEOUT):
+        if line == b"TICK-START":
+            started = last = when
+        elif line.startswith(b"TICK-COMMIT "):
+            last, commits = when, commits + 1
     finish(proc)
-    return ended - started, seen.count(b"TICK-COMMIT ")
+    return last - started, commits
 
 
 def kill_point(rng: random.Random, n: int, span: float, commits: int) -> tuple[str, float, int]:
-    """Where the n-th kill of a tick lands: one in three at a random moment of the tick's span
-    (anywhere: before its first commit, between two, after its last), the others right after a
-    random commit that is not the last of the uninterrupted run (a half-done tick, which a
-    loaded machine's timing alone can miss: the test's check that kills landed mid-tick failed
-    on such a machine)."""
-    if n % 3 == 0 or commits < 2:
+    """Where the n-th kill of a tick lands: every third at a random moment of the tick's span
+    (anywhere: before its first commit, between two, after its last write), the others right
+    after a random commit that is not the last of those the tick has left (a half-done tick,
+    which a loaded machine's timing alone can miss). The first is one of those: a kill after
+    the tick's last write ends the day's kills, since later ones would interrupt nothing."""
+    if n % 3 == 2 or commits < 2:
         return "time", rng.uniform(0.0, 1.1 * span), 0
     return "commit", 0.0, rng.randrange(1, commits)
 
@@ -128,39 +134,43 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
     crashed, reference = connect(crashed_url), connect(reference_url)
     try:
         for i, at in enumerate(ticks):
-            # The reference: one uninterrupted process. How long its tick's database work took
-            # is the span the kills on the other store are aimed at.
+            # The reference: one uninterrupted process. How long its tick took to write all it
+            # wrote is the span the kills on the other store are aimed at; where it ended, the
+            # point after which kills on the other store interrupt nothing.
             span, commits = timed_run(at, reference_url, tmp_path)
             budget = -(-(kills_wanted - kills) // (len(ticks) - i))  # the rest, spread evenly
-            before, after_kills = progress(crashed), []
+            before, after_kills, target = progress(crashed), [], progress(reference)
+            completed, left = False, commits  # commits that wrote: the uninterrupted run's
             for n in range(budget):
                 proc = start_run(at, crashed_url, tmp_path, BATCH)
-                started = wait_for_line(proc, b"TICK-START", RUN_TIMEOUT)
-                how, delay, after = kill_point(rng, n, span, commits)
-                try:
-                    if how == "commit":
-                        try:
-                            wait_for_line(proc, b"\nTICK-COMMIT %d\n" % after, RUN_TIMEOUT)
-                        except AssertionError:  # this run had fewer commits left: it ended
-                            proc.wait(timeout=RUN_TIMEOUT)
-                        else:
-                            raise subprocess.TimeoutExpired(proc.args, 0)
-                    else:
-                        proc.wait(timeout=max(0.0, started + delay - time.perf_counter()))
-                except subprocess.TimeoutExpired:
-                    proc.send_signal(signal.SIGKILL)
-                    kills += 1
-                    proc.communicate()
-                    after_kills.append(progress(crashed))
-                    print(f"  {at:%m-%d}: killed " + (
-                        f"{delay:.2f} s into a tick of about {span:.2f} s" if how == "time"
-                        else f"after commit {after} of about {commits}"))
+                lines = stderr_lines(proc, RUN_TIMEOUT)
+                started = next((when for when, line in lines if line == b"TICK-START"), None)
+                assert started is not None, f"the run ended before its tick: {proc.wait()}"
+                how, delay, after = kill_point(rng, n, span, left)
+                if how == "commit":  # False: this run had fewer commits left, and it ended
+                    running = any(line == b"TICK-COMMIT %d" % after for _, line in lines)
                 else:
-                    proc.communicate()
+                    try:
+                        proc.wait(timeout=max(0.0, started + delay - time.perf_counter()))
+                    except subprocess.TimeoutExpired:
+                        pass
+                    running = proc.poll() is None
+                if running:
+                    proc.send_signal(signal.SIGKILL)
+                _, unread = proc.communicate()
+                left -= after or unread.count(b"TICK-COMMIT ")
                 if proc.returncode == 0:
                     completed_early += 1  # it finished first: this tick is done
+                    completed = True
                     break
-            else:
+                kills += 1
+                after_kills.append(progress(crashed))
+                print(f"  {at:%m-%d}: killed " + (
+                    f"{delay:.2f} s into a tick that wrote for about {span:.2f} s"
+                    if how == "time" else f"after commit {after} of about {left + after}"))
+                if after_kills[-1] == target:
+                    break  # it had written everything: more kills would interrupt nothing
+            if not completed:
                 finish(start_run(at, crashed_url, tmp_path, BATCH))
             done = progress(crashed)
             mid_tick += sum(before != p != done for p in after_kills)
