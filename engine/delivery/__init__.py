@@ -57,8 +57,9 @@ def deliver_due(engine: sa.Engine, settings: Settings, *, build: Builder,
     """Deliver every due ``send`` and ``notify`` row (claiming batch after batch until none is
     left, or ``limit`` rows were claimed) and return the counts per status.
 
-    ``now`` decides what is due and stamps retry times (default: the database's clock); leases
-    always use the database's clock. ``worker`` sets the worker's id, batch, lease, retry policy
+    ``now`` decides what is due and stamps retry times and sent times (default: the database's
+    clock; the policy gate's caps count sends by their sent time); leases always use the
+    database's clock. ``worker`` sets the worker's id, batch, lease, retry policy
     and unknown policy (default: :meth:`WorkerOptions.from_environ`).
     """
     return asyncio.run(deliver_due_async(engine, settings, build=build, gate=gate, now=now,

@@ -201,10 +201,11 @@ def requeue_unknown(conn: sa.Connection, next_attempt_at: datetime, at: datetime
 
 
 def reconcile_unknown(conn: sa.Connection, delivered: Callable[[str], bool | None],
-                      next_attempt_at: datetime, at: datetime) -> dict[str, int]:
+                      next_attempt_at: datetime, at: datetime,
+                      sent_at: datetime | None = None) -> dict[str, int]:
     """Settle ``unknown`` rows with the relay's own record: ``delivered(message_id)`` True (the
-    relay has it) -> sent; False (it never got it) -> pending, to be sent with the same
-    Message-ID; None (cannot tell) -> left unknown."""
+    relay has it) -> sent (at ``sent_at``, default ``at``); False (it never got it) -> pending,
+    to be sent with the same Message-ID; None (cannot tell) -> left unknown."""
     counts = {"sent": 0, "pending": 0, "unknown": 0}
     rows = conn.execute(sa.select(outbox.c.id, outbox.c.message_id)
                         .where(outbox.c.status == "unknown")).all()
@@ -212,7 +213,7 @@ def reconcile_unknown(conn: sa.Connection, delivered: Callable[[str], bool | Non
         found = delivered(row.message_id) if row.message_id else None
         if found is True:
             counts["sent"] += move(conn, int(row.id), "unknown", None, status="sent",
-                                   sent_at=at, updated_at=at,
+                                   sent_at=sent_at or at, updated_at=at,
                                    reason="reconciled: the relay has this Message-ID")
         elif found is False:
             counts["pending"] += move(conn, int(row.id), "unknown", None, status="pending",

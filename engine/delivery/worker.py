@@ -114,6 +114,11 @@ class Run:
     def due(self) -> datetime:
         return self.fixed_now or self.clock()
 
+    def sent_time(self, at: datetime) -> datetime:
+        """A send's ``sent_at``: the run's fixed time when it has one (`--at`), since the caps
+        count sends by it against that same clock; else the database's time of the send."""
+        return self.fixed_now or at
+
     async def db(self, fn: Callable[..., T], *args: Any, alone: bool = False) -> T:
         return await self.committer.run(fn, *args, alone=alone)
 
@@ -156,7 +161,9 @@ class Run:
                         "lease expired while sending: reconcile by Message-ID"})
         if isinstance(self.transport, Folder):
             folder = self.transport
-            settled = ledger.reconcile_unknown(conn, folder.has, self.due(), self.clock())
+            at = self.clock()
+            settled = ledger.reconcile_unknown(conn, folder.has, self.due(), at,
+                                               sent_at=self.sent_time(at))
             self.report.reconciled = settled["sent"] + settled["pending"]
         if self.options.at_least_once:
             self.report.resent_unknown = ledger.requeue_unknown(conn, self.due(), self.clock())
@@ -470,7 +477,7 @@ class Run:
 
     def _record_sent(self, conn: sa.Connection,
                      batch: list[tuple[Job, Outcome, datetime]]) -> None:
-        changes = [{"id": job.id, "sent_at": at, "relay_id": outcome.relay_id,
+        changes = [{"id": job.id, "sent_at": self.sent_time(at), "relay_id": outcome.relay_id,
                     "last_reply_code": outcome.code, "last_reply_text": (outcome.text or "")[:1000],
                     "reason": outcome.reason} for job, outcome, at in batch]
         columns = ("sent_at", "relay_id", "last_reply_code", "last_reply_text", "reason")
@@ -507,7 +514,7 @@ class Run:
                         attempts, outcome.retry_after)
             values["status"] = status
             if status == "sent":
-                values.update(sent_at=at, relay_id=outcome.relay_id)
+                values.update(sent_at=self.sent_time(at), relay_id=outcome.relay_id)
                 moved = ledger.finish_sent(conn, job.id, job.status, self.me, values)
             else:
                 moved = ledger.move(conn, job.id, job.status, self.me, **values)
