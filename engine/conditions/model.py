@@ -71,12 +71,17 @@ class Context:
         return found
 
 
+# The kinds of event the tracking server may flag as automated (engine.track.bots): clicks and
+# opens. Conditions skip such events when flagged; scores skip any flagged event.
+MACHINE_TYPES = ("email_click", "email_open")
+
+
 @dataclass(frozen=True)
 class Event:
     """One thing that happened to a lead: its kind (``page_view``, a declared ``sales_call``...),
     when (an aware instant), its properties by language name (``url``, ``from``, ``to``...), and
     whether the tracking server judged it automated (``machine``: a link scanner's click, a
-    mail proxy's open), which scores ignore."""
+    mail proxy's open), which conditions and scores ignore."""
 
     type: str
     at: dt.datetime
@@ -85,6 +90,13 @@ class Event:
 
     def get(self, prop: str) -> str | None:
         return self.props.get(prop)
+
+    @property
+    def automated(self) -> bool:
+        """A click or open the tracking server judged automated: no condition sees it (a
+        link scanner clicks every link of every message it lets through, seconds after
+        delivery; `wait until clicked intro` must wait for a person)."""
+        return self.machine and self.type in MACHINE_TYPES
 
 
 # ---------------------------------------------------------------- durations and dates

@@ -60,8 +60,9 @@ class Interpreter:
         self.lead = lead
         self.at = M.utc(at)
         self.today = M.today(self.at)
-        # Only events that happened at or before T exist at T.
-        self.events = [e for e in events if M.utc(e.at) <= self.at]
+        # Only events that happened at or before T exist at T; clicks and opens judged
+        # automated do not exist for conditions (nor for scores, which skip every flagged one).
+        self.events = [e for e in events if M.utc(e.at) <= self.at and not e.automated]
         self.ctx = ctx
         self._active: list[str] = []  # segments and scores being evaluated (cycle guard)
 

@@ -47,6 +47,18 @@ class Events(Values):
             return e.c.type == self.text(types[0], "type")  # type: ignore[no-any-return]
         return e.c.type.in_([self.text(t, "type") for t in types])  # type: ignore[no-any-return]
 
+    def person_tests(self, e: Alias, types: tuple[str, ...]) -> list[ColumnElement[bool]]:
+        """Clicks and opens the tracking server judged automated (``machine`` TRUE; a person's
+        are NULL) are skipped; the test is added only where such events can be among the
+        kinds, since it needs each event's row beyond the index (model.MACHINE_TYPES)."""
+        if not flaggable(types):
+            return []
+        others = [t for t in types if t not in M.MACHINE_TYPES]  # never flagged
+        person: ColumnElement[bool] = e.c.machine.is_not(sa.true())
+        if not others:
+            return [person]
+        return [sa.or_(self.types_test(e, tuple(others)), person)]
+
     def window_tests(self, e: Alias, window: A.Duration | None) -> list[ColumnElement[bool]]:
         """Only events at or before T exist; with a window, only those after T - window."""
         out = [e.c.occurred_at <= self.instant(self.at)]
@@ -56,7 +68,7 @@ class Events(Values):
 
     def match_tests(self, e: Alias, em: A.EventMatch) -> list[ColumnElement[bool]]:
         types = M.event_types(em, self.ctx.symbols)
-        out = [self.types_test(e, types)]
+        out = [self.types_test(e, types), *self.person_tests(e, types)]
         for f in em.filters:
             out.extend(self.filter_tests(e, f, types))
         return out
@@ -98,7 +110,7 @@ class Events(Values):
 
     def did_tests(self, e: Alias, c: A.Did) -> list[ColumnElement[bool]]:
         types, prop = schema.VERBS[c.verb]
-        out = [self.types_test(e, types)]
+        out = [self.types_test(e, types), *self.person_tests(e, types)]
         match c.target:
             case None:
                 pass
@@ -166,7 +178,8 @@ class Events(Values):
         types = M.event_types(c.event, self.ctx.symbols)
         tests = [*self.window_tests(e, c.window), *self.match_tests(e, c.event)]
         if c.op == "at least":
-            return self.at_least(e, tests, c.n, types, c.window, bool(c.event.filters))
+            return self.at_least(e, tests, c.n, types, c.window,
+                                 bool(c.event.filters) or flaggable(types))
         if c.op == "no" or (c.op == "at most" and c.n <= 0):
             return ~self.exists(e, tests)
         if c.op == "at most":
@@ -175,8 +188,9 @@ class Events(Values):
 
     def compile_did(self, c: A.Did) -> ColumnElement[bool]:
         e = self.events_alias()
+        types = schema.VERBS[c.verb][0]
         return self.found(e, [*self.window_tests(e, c.window), *self.did_tests(e, c)],
-                          schema.VERBS[c.verb][0], c.window, c.target is not None)
+                          types, c.window, c.target is not None or flaggable(types))
 
     def compile_last_event(self, c: A.LastEvent) -> ColumnElement[bool]:
         """``more``: a match exists and none is at or after T - D; ``less``: one is."""
@@ -219,7 +233,8 @@ class Events(Values):
         e = self.events_alias()
         types = M.event_types(counts[0].event, self.ctx.symbols)
         window = counts[0].window
-        base = [*self.window_tests(e, window), self.types_test(e, types)]
+        base = [*self.window_tests(e, window), self.types_test(e, types),
+                *self.person_tests(e, types)]
         filters = []
         for c in counts:
             tests = [t for f in c.event.filters for t in self.filter_tests(e, f, types)]
@@ -228,7 +243,8 @@ class Events(Values):
                   >= self.number(c.n) for c, f in zip(counts, filters, strict=True)]
         if all(f is not None for f in filters):  # only rows some count counts
             base.append(sa.or_(*(f for f in filters if f is not None)))
-        if self.events_first("count", types, window, any(f is not None for f in filters)):
+        if self.events_first("count", types, window,
+                             any(f is not None for f in filters) or flaggable(types)):
             grouped = (sa.select(e.c.lead_id).where(*base).group_by(e.c.lead_id)
                        .having(sa.or_(*enough)))
             return leads.c.id.in_(grouped)
@@ -237,6 +253,11 @@ class Events(Values):
 
 
 CountKey = tuple[tuple[str, ...], float | None]
+
+
+def flaggable(types: tuple[str, ...]) -> bool:
+    """Whether events of these kinds may be flagged automated (Events.person_tests)."""
+    return any(t in M.MACHINE_TYPES for t in types)
 
 
 def as_count(c: A.Condition, ctx: Context) -> A.Count | None:

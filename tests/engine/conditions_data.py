@@ -106,7 +106,10 @@ def maybe(s: st.SearchStrategy[Any], p_none: bool = True) -> st.SearchStrategy[A
 def an_event(draw: st.DrawFn, at: dt.datetime) -> dict[str, Any]:
     offset = draw(st.integers(-200 * DAY, 2 * DAY) | st.sampled_from(BOUNDARIES))
     row: dict[str, Any] = {"type": draw(st.sampled_from(EVENT_TYPES)),
-                           "occurred_at": at + dt.timedelta(seconds=offset)}
+                           "occurred_at": at + dt.timedelta(seconds=offset),
+                           # flagged automated (any kind: conditions skip flagged clicks and
+                           # opens only, scores every flagged event)
+                           "machine": draw(st.sampled_from([None, None, True]))}
     for column, pool in PROPS.items():
         if draw(st.booleans()):
             row[column] = draw(st.sampled_from(pool))

@@ -197,9 +197,10 @@ def test_segments_and_goal() -> None:
         evaluate(A.GoalRef(), {}, [], T, CTX.for_flow(None))
 
 
-def test_scores_ignore_automated_events() -> None:
+def test_scores_and_conditions_ignore_automated_events() -> None:
     """A click or open the tracking server flagged as automated (a link scanner, a mail
-    proxy) gives no points; counts and the verbs still see it."""
+    proxy) gives no points, and no condition sees it: counts, the verbs, dormancy and
+    recency count a person's clicks and opens only."""
     def auto(kind: str, ago: dt.timedelta) -> Event:
         return Event(kind, T - ago, {}, machine=True)
 
@@ -209,8 +210,14 @@ def test_scores_ignore_automated_events() -> None:
     assert score_value("interest", {}, [scanner, scanner], T, CTX) == 0.0
     assert score_value("interest", {}, [person, scanner], T, CTX) == pytest.approx(
         3 * 0.5 ** (1 / 10))
-    assert holds("at least 2 email clicks", events=[person, scanner])
-    assert holds("clicked any email", events=[scanner])
+    assert not holds("at least 2 email clicks", events=[person, scanner])
+    assert holds("at least 1 email clicks", events=[person, scanner])
+    assert not holds("clicked any email", events=[scanner])
+    assert not holds("opened any email", events=[auto("email_open", DAY)])
+    assert holds("no activity in last 180 days", events=[scanner, auto("email_open", DAY)])
+    assert not holds("no activity in last 180 days", events=[auto("page_view", DAY)])
+    assert holds("last email click more than 60 days ago",
+                 events=[ev("email_click", 90 * DAY), scanner])
 
 
 def test_rows_carry_the_machine_flag() -> None:

@@ -214,8 +214,8 @@ def test_when_lines_sharing_a_case(store: sa.Engine, at: dt.datetime) -> None:
 
 @pytest.mark.skipif(not MACHINE, reason="events.machine arrives with migration 0004")
 def test_scores_ignore_machine_events(store: sa.Engine) -> None:
-    """A link scanner's clicks give no points; a person's do (``machine`` NULL), and counts
-    still see every click."""
+    """A link scanner's clicks give no points; a person's do (``machine`` NULL). Conditions
+    skip flagged clicks and opens too (``at least 3 email clicks``: the first lead has one)."""
     at = TIMES[0]
     click = {"type": "email_click", "occurred_at": at - dt.timedelta(hours=1), "machine": None}
     view = {"type": "page_view", "occurred_at": at - dt.timedelta(days=1), "url": "/pricing",

@@ -2,7 +2,7 @@ SELECT leads.id
 FROM leads 
 WHERE leads.stage = :text_1 AND NOT (EXISTS (SELECT * 
 FROM events AS e2 
-WHERE e2.lead_id = leads.id AND e2.occurred_at <= :at_3 AND e2.occurred_at > :since_4 AND e2.type IN (:type_5, :type_6, :type_7, :type_8, :type_9, :type_10, :type_11))) ORDER BY leads.id
+WHERE e2.lead_id = leads.id AND e2.occurred_at <= :at_3 AND e2.occurred_at > :since_4 AND e2.type IN (:type_5, :type_6, :type_7, :type_8, :type_9, :type_10, :type_11) AND (e2.type IN (:type_12, :type_13, :type_14, :type_15, :type_16) OR e2.machine IS NOT 1))) ORDER BY leads.id
 -- parameters:
 --   text_1 = 'customer'
 --   at_3 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
@@ -14,3 +14,8 @@ WHERE e2.lead_id = leads.id AND e2.occurred_at <= :at_3 AND e2.occurred_at > :si
 --   type_9 = 'form_submit'
 --   type_10 = 'seminar'
 --   type_11 = 'exhibition'
+--   type_12 = 'page_view'
+--   type_13 = 'download'
+--   type_14 = 'form_submit'
+--   type_15 = 'seminar'
+--   type_16 = 'exhibition'

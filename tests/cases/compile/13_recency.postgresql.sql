@@ -4,9 +4,9 @@ WHERE (EXISTS (SELECT *
 FROM events AS e1 
 WHERE e1.lead_id = leads.id AND e1.occurred_at <= %(at_2)s::TIMESTAMP WITH TIME ZONE AND e1.type = %(type_3)s::VARCHAR AND e1.occurred_at >= %(cutoff_4)s::TIMESTAMP WITH TIME ZONE)) OR (EXISTS (SELECT * 
 FROM events AS e9 
-WHERE e9.lead_id = leads.id AND e9.occurred_at <= %(at_10)s::TIMESTAMP WITH TIME ZONE AND e9.type = %(type_11)s::VARCHAR)) AND NOT (EXISTS (SELECT * 
+WHERE e9.lead_id = leads.id AND e9.occurred_at <= %(at_10)s::TIMESTAMP WITH TIME ZONE AND e9.type = %(type_11)s::VARCHAR AND e9.machine IS NOT true)) AND NOT (EXISTS (SELECT * 
 FROM events AS e5 
-WHERE e5.lead_id = leads.id AND e5.occurred_at <= %(at_6)s::TIMESTAMP WITH TIME ZONE AND e5.type = %(type_7)s::VARCHAR AND e5.occurred_at >= %(cutoff_8)s::TIMESTAMP WITH TIME ZONE)) ORDER BY leads.id
+WHERE e5.lead_id = leads.id AND e5.occurred_at <= %(at_6)s::TIMESTAMP WITH TIME ZONE AND e5.type = %(type_7)s::VARCHAR AND e5.machine IS NOT true AND e5.occurred_at >= %(cutoff_8)s::TIMESTAMP WITH TIME ZONE)) ORDER BY leads.id
 -- parameters:
 --   at_2 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
 --   type_3 = 'page_view'

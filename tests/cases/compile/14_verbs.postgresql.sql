@@ -2,7 +2,7 @@ SELECT leads.id
 FROM leads 
 WHERE (EXISTS (SELECT * 
 FROM events AS e1 
-WHERE e1.lead_id = leads.id AND e1.occurred_at <= %(at_2)s::TIMESTAMP WITH TIME ZONE AND e1.occurred_at > %(since_3)s::TIMESTAMP WITH TIME ZONE AND e1.type = %(type_4)s::VARCHAR AND e1.flow = %(flow_5)s::VARCHAR AND e1.step = %(step_6)s::VARCHAR AND e1.occurred_at >= (SELECT max(en7.entered_at) AS max_1 
+WHERE e1.lead_id = leads.id AND e1.occurred_at <= %(at_2)s::TIMESTAMP WITH TIME ZONE AND e1.occurred_at > %(since_3)s::TIMESTAMP WITH TIME ZONE AND e1.type = %(type_4)s::VARCHAR AND e1.machine IS NOT true AND e1.flow = %(flow_5)s::VARCHAR AND e1.step = %(step_6)s::VARCHAR AND e1.occurred_at >= (SELECT max(en7.entered_at) AS max_1 
 FROM enrollments AS en7 
 WHERE en7.flow = %(flow_8)s::VARCHAR AND en7.lead_id = e1.lead_id))) OR (EXISTS (SELECT * 
 FROM events AS e9 

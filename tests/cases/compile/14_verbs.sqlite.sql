@@ -2,7 +2,7 @@ SELECT leads.id
 FROM leads 
 WHERE (EXISTS (SELECT * 
 FROM events AS e1 
-WHERE e1.lead_id = leads.id AND e1.occurred_at <= :at_2 AND e1.occurred_at > :since_3 AND e1.type = :type_4 AND e1.flow = :flow_5 AND e1.step = :step_6 AND e1.occurred_at >= (SELECT max(en7.entered_at) AS max_1 
+WHERE e1.lead_id = leads.id AND e1.occurred_at <= :at_2 AND e1.occurred_at > :since_3 AND e1.type = :type_4 AND e1.machine IS NOT 1 AND e1.flow = :flow_5 AND e1.step = :step_6 AND e1.occurred_at >= (SELECT max(en7.entered_at) AS max_1 
 FROM enrollments AS en7 
 WHERE en7.flow = :flow_8 AND en7.lead_id = e1.lead_id))) OR (EXISTS (SELECT * 
 FROM events AS e9 

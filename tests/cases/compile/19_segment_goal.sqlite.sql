@@ -2,11 +2,11 @@ SELECT leads.id
 FROM leads 
 WHERE (SELECT count(*) AS count_1 
 FROM events AS e1 
-WHERE e1.lead_id = leads.id AND e1.occurred_at <= :at_2 AND e1.occurred_at > :since_3 AND e1.type IN (:type_4, :type_5, :type_6, :type_7, :type_8, :type_9, :type_10)) >= :n_11 AND NOT ((SELECT coalesce(sum(CASE e12.type WHEN :type_34 THEN :points_13 + CASE WHEN (e12.link LIKE :pattern_22 ESCAPE '!') THEN :points_23 ELSE :param_1 END WHEN :type_35 THEN CASE WHEN (e12.url LIKE :pattern_14 ESCAPE '!') THEN :points_15 ELSE :param_2 END + CASE WHEN (e12.url LIKE :pattern_24 ESCAPE '!') THEN :points_25 ELSE :param_3 END WHEN :type_36 THEN CASE WHEN (e12.asset LIKE :pattern_16 ESCAPE '!') THEN :points_17 ELSE :param_4 END + CASE WHEN (coalesce(e12.url, e12.link) LIKE :pattern_26 ESCAPE '!') THEN :points_27 ELSE :param_5 END WHEN :type_37 THEN CASE WHEN (e12.occurred_at > :since_18) THEN :points_19 ELSE :param_6 END + CASE WHEN (coalesce(e12.url, e12.link) LIKE :pattern_30 ESCAPE '!') THEN :points_31 ELSE :param_7 END WHEN :type_38 THEN CASE WHEN (coalesce(e12.url, e12.link) LIKE :pattern_20 ESCAPE '!') THEN :points_21 ELSE :param_8 END WHEN :type_39 THEN CASE WHEN (coalesce(e12.url, e12.link) LIKE :pattern_28 ESCAPE '!') THEN :points_29 ELSE :param_9 END WHEN :type_40 THEN CASE WHEN (coalesce(e12.url, e12.link) LIKE :pattern_32 ESCAPE '!') THEN :points_33 ELSE :param_10 END ELSE :param_11 END * power(:half_43, (:at_julian_41 - julianday(e12.occurred_at)) / (:half_life_42 + 0.0))), :coalesce_2) AS coalesce_1 
-FROM events AS e12 
-WHERE e12.lead_id = leads.id AND e12.occurred_at <= :at_44 AND e12.type IN (:type_45, :type_46, :type_47, :type_48, :type_49, :type_50, :type_51) AND e12.occurred_at > :since_52 AND e12.machine IS NOT 1) + CASE WHEN (leads.industry IN (:text_53, :text_54)) THEN :points_55 ELSE :param_12 END >= :n_56 OR (SELECT coalesce(sum(CASE e57.type WHEN :type_63 THEN :points_58 WHEN :type_64 THEN CASE WHEN (e57.template = :text_59) THEN :points_60 ELSE :param_13 END WHEN :type_65 THEN CASE WHEN (e57.occurred_at > :since_61) THEN :points_62 ELSE :param_14 END ELSE :param_15 END), :coalesce_4) AS coalesce_3 
-FROM events AS e57 
-WHERE e57.lead_id = leads.id AND e57.occurred_at <= :at_66 AND e57.type IN (:type_67, :type_68, :type_69) AND e57.machine IS NOT 1) + CASE WHEN (CASE json_type(leads.custom, '$.' || json_quote(:param_16)) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END = :flag_70) THEN :points_71 ELSE :param_17 END >= :n_72) ORDER BY leads.id
+WHERE e1.lead_id = leads.id AND e1.occurred_at <= :at_2 AND e1.occurred_at > :since_3 AND e1.type IN (:type_4, :type_5, :type_6, :type_7, :type_8, :type_9, :type_10) AND (e1.type IN (:type_11, :type_12, :type_13, :type_14, :type_15) OR e1.machine IS NOT 1)) >= :n_16 AND NOT ((SELECT coalesce(sum(CASE e17.type WHEN :type_39 THEN :points_18 + CASE WHEN (e17.link LIKE :pattern_27 ESCAPE '!') THEN :points_28 ELSE :param_1 END WHEN :type_40 THEN CASE WHEN (e17.url LIKE :pattern_19 ESCAPE '!') THEN :points_20 ELSE :param_2 END + CASE WHEN (e17.url LIKE :pattern_29 ESCAPE '!') THEN :points_30 ELSE :param_3 END WHEN :type_41 THEN CASE WHEN (e17.asset LIKE :pattern_21 ESCAPE '!') THEN :points_22 ELSE :param_4 END + CASE WHEN (coalesce(e17.url, e17.link) LIKE :pattern_31 ESCAPE '!') THEN :points_32 ELSE :param_5 END WHEN :type_42 THEN CASE WHEN (e17.occurred_at > :since_23) THEN :points_24 ELSE :param_6 END + CASE WHEN (coalesce(e17.url, e17.link) LIKE :pattern_35 ESCAPE '!') THEN :points_36 ELSE :param_7 END WHEN :type_43 THEN CASE WHEN (coalesce(e17.url, e17.link) LIKE :pattern_25 ESCAPE '!') THEN :points_26 ELSE :param_8 END WHEN :type_44 THEN CASE WHEN (coalesce(e17.url, e17.link) LIKE :pattern_33 ESCAPE '!') THEN :points_34 ELSE :param_9 END WHEN :type_45 THEN CASE WHEN (coalesce(e17.url, e17.link) LIKE :pattern_37 ESCAPE '!') THEN :points_38 ELSE :param_10 END ELSE :param_11 END * power(:half_48, (:at_julian_46 - julianday(e17.occurred_at)) / (:half_life_47 + 0.0))), :coalesce_2) AS coalesce_1 
+FROM events AS e17 
+WHERE e17.lead_id = leads.id AND e17.occurred_at <= :at_49 AND e17.type IN (:type_50, :type_51, :type_52, :type_53, :type_54, :type_55, :type_56) AND e17.occurred_at > :since_57 AND e17.machine IS NOT 1) + CASE WHEN (leads.industry IN (:text_58, :text_59)) THEN :points_60 ELSE :param_12 END >= :n_61 OR (SELECT coalesce(sum(CASE e62.type WHEN :type_68 THEN :points_63 WHEN :type_69 THEN CASE WHEN (e62.template = :text_64) THEN :points_65 ELSE :param_13 END WHEN :type_70 THEN CASE WHEN (e62.occurred_at > :since_66) THEN :points_67 ELSE :param_14 END ELSE :param_15 END), :coalesce_4) AS coalesce_3 
+FROM events AS e62 
+WHERE e62.lead_id = leads.id AND e62.occurred_at <= :at_71 AND e62.type IN (:type_72, :type_73, :type_74) AND e62.machine IS NOT 1) + CASE WHEN (CASE json_type(leads.custom, '$.' || json_quote(:param_16)) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END = :flag_75) THEN :points_76 ELSE :param_17 END >= :n_77) ORDER BY leads.id
 -- parameters:
 --   at_2 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
 --   since_3 = datetime.datetime(2026, 11, 16, 10, 0, tzinfo=datetime.timezone.utc)
@@ -17,82 +17,87 @@ WHERE e57.lead_id = leads.id AND e57.occurred_at <= :at_66 AND e57.type IN (:typ
 --   type_8 = 'form_submit'
 --   type_9 = 'seminar'
 --   type_10 = 'exhibition'
---   n_11 = 2
---   type_34 = 'email_click'
---   points_13 = 3.0
---   pattern_22 = '%x!%!_%'
---   points_23 = 7.0
+--   type_11 = 'page_view'
+--   type_12 = 'download'
+--   type_13 = 'form_submit'
+--   type_14 = 'seminar'
+--   type_15 = 'exhibition'
+--   n_16 = 2
+--   type_39 = 'email_click'
+--   points_18 = 3.0
+--   pattern_27 = '%x!%!_%'
+--   points_28 = 7.0
 --   param_1 = 0.0
---   type_35 = 'page_view'
---   pattern_14 = '/pricing%'
---   points_15 = 10.0
+--   type_40 = 'page_view'
+--   pattern_19 = '/pricing%'
+--   points_20 = 10.0
 --   param_2 = 0.0
---   pattern_24 = '%x!%!_%'
---   points_25 = 7.0
+--   pattern_29 = '%x!%!_%'
+--   points_30 = 7.0
 --   param_3 = 0.0
---   type_36 = 'download'
---   pattern_16 = 'wp-%'
---   points_17 = 15.0
+--   type_41 = 'download'
+--   pattern_21 = 'wp-%'
+--   points_22 = 15.0
 --   param_4 = 0.0
---   pattern_26 = '%x!%!_%'
---   points_27 = 7.0
+--   pattern_31 = '%x!%!_%'
+--   points_32 = 7.0
 --   param_5 = 0.0
---   type_37 = 'seminar'
---   since_18 = datetime.datetime(2026, 10, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   points_19 = 20.0
+--   type_42 = 'seminar'
+--   since_23 = datetime.datetime(2026, 10, 24, 10, 0, tzinfo=datetime.timezone.utc)
+--   points_24 = 20.0
 --   param_6 = 0.0
---   pattern_30 = '%x!%!_%'
---   points_31 = 7.0
+--   pattern_35 = '%x!%!_%'
+--   points_36 = 7.0
 --   param_7 = 0.0
---   type_38 = 'email_open'
---   pattern_20 = '%x!%!_%'
---   points_21 = 7.0
+--   type_43 = 'email_open'
+--   pattern_25 = '%x!%!_%'
+--   points_26 = 7.0
 --   param_8 = 0.0
---   type_39 = 'form_submit'
---   pattern_28 = '%x!%!_%'
---   points_29 = 7.0
+--   type_44 = 'form_submit'
+--   pattern_33 = '%x!%!_%'
+--   points_34 = 7.0
 --   param_9 = 0.0
---   type_40 = 'exhibition'
---   pattern_32 = '%x!%!_%'
---   points_33 = 7.0
+--   type_45 = 'exhibition'
+--   pattern_37 = '%x!%!_%'
+--   points_38 = 7.0
 --   param_10 = 0.0
 --   param_11 = 0.0
---   half_43 = 0.5
---   at_julian_41 = 2461367.9166666665
---   half_life_42 = 10.0
+--   half_48 = 0.5
+--   at_julian_46 = 2461367.9166666665
+--   half_life_47 = 10.0
 --   coalesce_2 = 0.0
---   at_44 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
---   type_45 = 'email_click'
---   type_46 = 'page_view'
---   type_47 = 'download'
---   type_48 = 'seminar'
---   type_49 = 'email_open'
---   type_50 = 'form_submit'
---   type_51 = 'exhibition'
---   since_52 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
---   text_53 = 'trading'
---   text_54 = 'maker'
---   points_55 = 5.0
+--   at_49 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
+--   type_50 = 'email_click'
+--   type_51 = 'page_view'
+--   type_52 = 'download'
+--   type_53 = 'seminar'
+--   type_54 = 'email_open'
+--   type_55 = 'form_submit'
+--   type_56 = 'exhibition'
+--   since_57 = datetime.datetime(2026, 9, 24, 10, 0, tzinfo=datetime.timezone.utc)
+--   text_58 = 'trading'
+--   text_59 = 'maker'
+--   points_60 = 5.0
 --   param_12 = 0.0
---   n_56 = 30
---   type_63 = 'page_view'
---   points_58 = 1.0
---   type_64 = 'email_open'
---   text_59 = 'a'
---   points_60 = 2.0
+--   n_61 = 30
+--   type_68 = 'page_view'
+--   points_63 = 1.0
+--   type_69 = 'email_open'
+--   text_64 = 'a'
+--   points_65 = 2.0
 --   param_13 = 0.0
---   type_65 = 'sales_call'
---   since_61 = datetime.datetime(2026, 11, 18, 10, 0, tzinfo=datetime.timezone.utc)
---   points_62 = 4.0
+--   type_70 = 'sales_call'
+--   since_66 = datetime.datetime(2026, 11, 18, 10, 0, tzinfo=datetime.timezone.utc)
+--   points_67 = 4.0
 --   param_14 = 0.0
 --   param_15 = 0.0
 --   coalesce_4 = 0.0
---   at_66 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
---   type_67 = 'page_view'
---   type_68 = 'email_open'
---   type_69 = 'sales_call'
+--   at_71 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
+--   type_72 = 'page_view'
+--   type_73 = 'email_open'
+--   type_74 = 'sales_call'
 --   param_16 = 'vip'
---   flag_70 = True
---   points_71 = -3.0
+--   flag_75 = True
+--   points_76 = -3.0
 --   param_17 = 0.0
---   n_72 = 3
+--   n_77 = 3

@@ -4,7 +4,7 @@ WHERE (SELECT count(*) AS count_1
 FROM events AS e1 
 WHERE e1.lead_id = leads.id AND e1.occurred_at <= :at_2 AND e1.occurred_at > :since_3 AND e1.type = :type_4) >= :n_5 AND ((SELECT count(*) >= :n_10 OR count(*) FILTER (WHERE e6.link LIKE :pattern_9 ESCAPE '!') >= :n_11 AS anon_1 
 FROM events AS e6 
-WHERE e6.lead_id = leads.id AND e6.occurred_at <= :at_7 AND e6.type = :type_8) OR (SELECT coalesce(sum(CASE e12.type WHEN :type_18 THEN :points_13 WHEN :type_19 THEN CASE WHEN (e12.template = :text_14) THEN :points_15 ELSE :param_1 END WHEN :type_20 THEN CASE WHEN (e12.occurred_at > :since_16) THEN :points_17 ELSE :param_2 END ELSE :param_3 END), :coalesce_2) AS coalesce_1 
+WHERE e6.lead_id = leads.id AND e6.occurred_at <= :at_7 AND e6.type = :type_8 AND e6.machine IS NOT 1) OR (SELECT coalesce(sum(CASE e12.type WHEN :type_18 THEN :points_13 WHEN :type_19 THEN CASE WHEN (e12.template = :text_14) THEN :points_15 ELSE :param_1 END WHEN :type_20 THEN CASE WHEN (e12.occurred_at > :since_16) THEN :points_17 ELSE :param_2 END ELSE :param_3 END), :coalesce_2) AS coalesce_1 
 FROM events AS e12 
 WHERE e12.lead_id = leads.id AND e12.occurred_at <= :at_21 AND e12.type IN (:type_22, :type_23, :type_24) AND e12.machine IS NOT 1) + CASE WHEN (CASE json_type(leads.custom, '$.' || json_quote(:param_4)) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END = :flag_25) THEN :points_26 ELSE :param_5 END > :n_27) ORDER BY leads.id
 -- parameters:

@@ -40,6 +40,29 @@ flow t:
 """
 
 
+def test_a_link_scanner_s_click_neither_wakes_a_wait_nor_takes_the_clicked_branch(
+        db_url: str) -> None:
+    """The tracking server flags a scanner's click (``machine``); `wait until clicked intro`
+    waits on for a person's, and the branch after the timeout is the not-clicked one."""
+    engine = store(db_url)
+    f = folder(NURTURE)
+    scanned = add_lead(engine, "scanned@example.co.jp", T0 - days(30), stage="lead")
+    person = add_lead(engine, "person@example.co.jp", T0 - days(30), stage="lead")
+    tick(engine, f, T0)
+    deliver(engine, T0)
+    for lead in (scanned, person):  # the scanner's click, seconds after delivery
+        add_event(engine, lead, "email_click", T0 + dt.timedelta(seconds=2), flow="t",
+                  step="intro", link="https://example.com/a", machine=True)
+    add_event(engine, person, "email_click", T0 + days(1), flow="t", step="intro",
+              link="https://example.com/a")
+    tick(engine, f, T0 + days(1) + dt.timedelta(hours=1))
+    assert enrollment(engine, scanned).state == "waiting"
+    tick(engine, f, T0 + days(3) + dt.timedelta(hours=1))
+    with engine.connect() as conn:
+        tags = conn.execute(sa.select(lead_tags.c.lead_id, lead_tags.c.tag)).all()
+    assert [(r.lead_id, r.tag) for r in tags] == [(person, "clicked")]
+    assert [r.email for r in intents(engine, step="resend")] == ["scanned@example.co.jp"]
+
 def test_send_wait_branch_and_exit(db_url: str) -> None:
     engine = store(db_url)
     f = folder(NURTURE)
