@@ -2,7 +2,9 @@
 
 For each flow: whether the lead meets its entry, exit and goal conditions (and the policy's
 `never email when` rules), every sub-condition true / false with the values it read, and each
-score broken down into the events that made it (event, time, weight, decay factor)."""
+score broken down into the events that made it (event, time, weight, decay factor). Then the
+mail policy's view of the lead at T: the suppressions on its address, consent, what the policy
+gate would do with an email due now and why, and how much of each cap is used."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 
     from engine.conditions.explain import FlowExplanation, Node
     from engine.conditions.scores import Breakdown
+    from engine.runtime.gate import LeadPolicy
 
 
 @click.command()
@@ -49,6 +52,8 @@ def explain(email: str, path: str, db_url: str | None, at_text: str | None, only
 
         from engine.conditions.explain import explain_flow, score_breakdown
         from engine.conditions.rows import load_lead
+        from engine.runtime.gate import lead_policy
+        from engine.runtime.model import Folder
         from engine.store import db as store
         from engine.store.emails import normalise_email
         from engine.store.schema import leads
@@ -71,15 +76,16 @@ def explain(email: str, path: str, db_url: str | None, at_text: str | None, only
                         return 1
                     lead, events = load_lead(conn, lead_id, ctx)
                     history = lead_history(conn, lead_id, {f.name for f in flows})
+                    policy = lead_policy(conn, Folder(ctx.symbols), lead_id, at)
             finally:
                 engine.dispose()
         explained = [explain_flow(f, lead, events, at, ctx) for f in flows]
         scores = {name: score_breakdown(name, lead, events, at, ctx)
                   for name in scores_of(explained)}
         if fmt_ == "json":
-            print_json(address, lead_id, at, explained, scores, history)
+            print_json(address, lead_id, at, explained, scores, history, policy)
         else:
-            print_text(address, lead_id, at, explained, scores, history)
+            print_text(address, lead_id, at, explained, scores, history, policy)
         return 0
 
     sys.exit(guarded(body))
@@ -179,7 +185,8 @@ def console() -> Console:
 
 
 def print_text(address: str, lead_id: int, at: dt.datetime, explained: list[FlowExplanation],
-               scores: dict[str, Breakdown], history: list[dict[str, Any]]) -> None:
+               scores: dict[str, Breakdown], history: list[dict[str, Any]],
+               policy: LeadPolicy) -> None:
     from rich.markup import escape
 
     out = console()
@@ -193,6 +200,7 @@ def print_text(address: str, lead_id: int, at: dt.datetime, explained: list[Flow
         out.print(root, highlight=False)
     for b in scores.values():
         out.print(score_table(b), highlight=False)
+    out.print(policy_tree(policy), highlight=False)
     if history:
         out.print("[bold]History[/bold] (what the engine did, and why)", highlight=False)
         for h in history:
@@ -209,8 +217,53 @@ def tree_of_flow(label: str) -> Tree:
     return Tree(f"[bold]{escape(label)}[/bold]")
 
 
+def policy_tree(policy: LeadPolicy) -> Tree:
+    from rich.markup import escape
+
+    root = tree_of_flow("mail policy")
+    if policy.suppressions:
+        for sup in policy.suppressions:
+            where = ", ".join(str(v) for v in (sup["scope"], sup["source"], sup["note"]) if v)
+            since = sup["created_at"].isoformat(timespec="seconds")
+            root.add(f"[red]suppressed[/red] {escape(sup['reason'])} since {since} "
+                     f"[dim]{escape(where)}[/dim]")
+    else:
+        root.add("no suppression on this address")
+    basis = f", legal basis: {policy.legal_basis}" if policy.legal_basis else ""
+    root.add(escape(f"consent: {show_consent(policy.consent)}{basis}"))
+    v = policy.verdict
+    if v.status == "pending":
+        now = "[green]may go[/green]"
+    elif v.status == "deferred":
+        until = v.until.isoformat(timespec="minutes") if v.until else "later"
+        now = f"[yellow]deferred[/yellow] until {until}: {escape(v.reason or '')}"
+    else:
+        now = f"[red]blocked[/red]: {escape(v.reason or '')}"
+    root.add(f"an email due now: {now}")
+    for cap in policy.caps:
+        root.add(escape(f"{cap.rule}: {cap.used} used"))
+    return root
+
+
+def show_consent(consent: bool | None) -> str:
+    return "unknown" if consent is None else str(consent).lower()
+
+
+def policy_json(policy: LeadPolicy) -> dict[str, Any]:
+    v = policy.verdict
+    return {
+        "suppressions": [{**sup, "created_at": sup["created_at"].isoformat()}
+                         for sup in policy.suppressions],
+        "consent": policy.consent, "legal_basis": policy.legal_basis,
+        "email_due_now": {"status": v.status, "reason": v.reason,
+                          "until": v.until.isoformat() if v.until else None},
+        "caps": [{"rule": c.rule, "used": c.used, "allowed": c.allowed} for c in policy.caps],
+    }
+
+
 def print_json(address: str, lead_id: int, at: dt.datetime, explained: list[FlowExplanation],
-               scores: dict[str, Breakdown], history: list[dict[str, Any]]) -> None:
+               scores: dict[str, Breakdown], history: list[dict[str, Any]],
+               policy: LeadPolicy) -> None:
     import json
 
     from engine.conditions.explain import show_event
@@ -228,5 +281,6 @@ def print_json(address: str, lead_id: int, at: dt.datetime, explained: list[Flow
                        "time": c.event.at.isoformat() if c.event else None}
                       for c in b.contributions]} for name, b in scores.items()},
         "history": history,
+        "policy": policy_json(policy),
     }
     click.echo(json.dumps(doc, ensure_ascii=False, indent=2))

@@ -26,7 +26,7 @@ import datetime as dt
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -199,20 +199,10 @@ class Gate:
         out = {int(r.id): ALLOW for r in rows}
         if not self.caps or not rows:
             return out
-        dialect = conn.dialect.name
-        horizon = at - max(period for _, period in self.periods)
-        lead_ids = sorted({int(r.lead_id) for r in rows})
-        sent_at = sa.func.coalesce(outbox.c.sent_at, outbox.c.updated_at)
-        used: dict[int, list[dt.datetime]] = defaultdict(list)
-        for lead_id, when in conn.execute(
-                sa.select(outbox.c.lead_id, sent_at)
-                .where(among(outbox.c.lead_id, lead_ids, dialect), outbox.c.action == "send",
-                       unindexed(outbox.c.status, dialect).in_(COUNTED),
-                       sent_at > horizon,
-                       # the rows being decided are not counted against themselves (delivery
-                       # asks about rows it has just claimed)
-                       sa.not_(among(outbox.c.id, [int(r.id) for r in rows], dialect)))):
-            used[int(lead_id)].append(when)
+        # the rows being decided are not counted against themselves (delivery asks about rows
+        # it has just claimed)
+        used = self.sends(conn, sorted({int(r.lead_id) for r in rows}), at,
+                          [int(r.id) for r in rows])
         by_lead: dict[int, list[Any]] = defaultdict(list)
         for r in rows:
             by_lead[int(r.lead_id)].append(r)
@@ -229,6 +219,22 @@ class Gate:
                 until = self.allowed_from(self.zone(lead), lead.country, until)
                 out[int(r.id)] = Verdict("deferred", until, self.cap_reason(times, at))
         return out
+
+    def sends(self, conn: Connection, lead_ids: list[int], at: dt.datetime,
+              besides: Sequence[int] = ()) -> dict[int, list[dt.datetime]]:
+        """When each lead's sends that use a slot of a cap went (inside the longest cap's
+        period before T), leaving out the outbox rows ``besides``."""
+        dialect = conn.dialect.name
+        horizon = at - max(period for _, period in self.periods)
+        sent_at = sa.func.coalesce(outbox.c.sent_at, outbox.c.updated_at)
+        used: dict[int, list[dt.datetime]] = defaultdict(list)
+        for lead_id, when in conn.execute(
+                sa.select(outbox.c.lead_id, sent_at)
+                .where(among(outbox.c.lead_id, lead_ids, dialect), outbox.c.action == "send",
+                       unindexed(outbox.c.status, dialect).in_(COUNTED),
+                       sent_at > horizon, sa.not_(among(outbox.c.id, list(besides), dialect)))):
+            used[int(lead_id)].append(when)
+        return used
 
     def cap_until(self, times: list[dt.datetime], at: dt.datetime) -> dt.datetime | None:
         """None when every cap has room at T; else when the tightest one frees a slot."""
@@ -247,6 +253,55 @@ class Gate:
             if len([t for t in times if t > at - span(cap.per)]) >= cap.count:
                 return f"over the cap: at most {cap.count} emails per lead per {duration(cap.per)}"
         return "over the cap"
+
+
+@dataclass(frozen=True)
+class CapUse:
+    rule: str  # "at most 3 emails per lead per 7 days"
+    used: int  # sends inside the period before T
+    allowed: int
+
+
+@dataclass(frozen=True)
+class LeadPolicy:
+    """What the policy says about mailing one lead at T (`engine explain`): the suppressions
+    on its address (every scope), the verdict an email due now would get, and each cap's use."""
+
+    suppressions: list[dict[str, Any]]
+    consent: bool | None
+    legal_basis: str | None
+    verdict: Verdict
+    caps: list[CapUse]
+
+
+@dataclass(frozen=True)
+class _Due:
+    """An email due now for the lead, as the gate sees an outbox row (no id: none exists)."""
+
+    lead_id: int
+    created_at: dt.datetime
+    id: int = 0
+    _mapping: dict[str, Any] = field(default_factory=dict)  # no flow priority
+
+
+def lead_policy(conn: Connection, folder: Folder, lead_id: int, at: dt.datetime) -> LeadPolicy:
+    """The gate's view of one lead at T, by the gate's own code (the complaint-rate breaker,
+    which holds a sending domain rather than a lead, is not consulted)."""
+    gate = Gate(folder)
+    lead = conn.execute(sa.select(leads.c.email, leads.c.consent, leads.c.legal_basis)
+                        .where(leads.c.id == lead_id)).one()
+    found = conn.execute(
+        sa.select(suppressions.c.reason, suppressions.c.scope, suppressions.c.source,
+                  suppressions.c.note, suppressions.c.created_at)
+        .where(suppressions.c.email_hash == email_hash(lead.email))
+        .order_by(suppressions.c.created_at, suppressions.c.id)).all()
+    verdict = gate.verdicts(conn, [_Due(lead_id, at)], at)[0]
+    times = gate.sends(conn, [lead_id], at).get(lead_id, []) if gate.caps else []
+    caps = [CapUse(f"at most {cap.count} emails per lead per {duration(cap.per)}",
+                   len([t for t in times if t > at - span(cap.per)]), cap.count)
+            for cap in gate.caps]
+    return LeadPolicy([dict(r._mapping) for r in found], lead.consent, lead.legal_basis,
+                      verdict, caps)
 
 
 def _priority(row: Any) -> int:

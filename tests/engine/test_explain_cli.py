@@ -90,3 +90,74 @@ def test_no_such_lead_or_flow(store: tuple[str, str]) -> None:
     assert code == 1 and "no lead with email nobody@example.com" in out
     code, out = run(store, "lead1@example.com", "--flow", "missing")
     assert code == 2 and "no flow named 'missing'" in out
+
+
+def suppress(url: str, email: str, reason: str, source: str) -> None:
+    from engine.store.emails import email_hash
+    from engine.store.schema import suppressions
+
+    engine = connect(url)
+    with engine.begin() as conn:
+        conn.execute(suppressions.insert().values(
+            email_hash=email_hash(email), reason=reason, source=source, created_at=T - DAY))
+    engine.dispose()
+
+
+def test_the_mail_policy_says_why_no_email_would_go(store: tuple[str, str]) -> None:
+    """A suppressed address: the suppression (reason, since when, where from) and the gate's
+    verdict on an email due now; an address without one may be mailed."""
+    suppress(store[0], "LEAD1@example.com", "unsubscribe", "tracking")
+    code, out = run(store, "lead1@example.com")
+    assert code == 0, out
+    assert "mail policy" in out
+    assert "suppressed unsubscribe since 2026-11-22T10:00:00+00:00" in out and "tracking" in out
+    assert "an email due now: blocked: suppressed (unsubscribe)" in out
+    code, out = run(store, "lead2@example.com")
+    assert "no suppression on this address" in out and "consent: unknown" in out
+    assert "an email due now: may go" in out
+    doc = json.loads(run(store, "lead1@example.com", "--format", "json")[1])
+    assert doc["policy"]["suppressions"] == [{
+        "reason": "unsubscribe", "scope": "global", "source": "tracking", "note": None,
+        "created_at": "2026-11-22T10:00:00+00:00"}]
+    assert doc["policy"]["email_due_now"] == {
+        "status": "suppressed", "reason": "suppressed (unsubscribe)", "until": None}
+
+
+def test_the_mail_policy_shows_the_window_and_the_caps(store: tuple[str, str],
+                                                       tmp_path: Path) -> None:
+    """Outside the sending window (T is 19:00 in Tokyo on a public holiday): deferred to the
+    next business morning; a send inside the cap's period is counted."""
+    from engine.store.schema import enrollments, outbox
+
+    url, _ = store
+    flows = tmp_path / "windowed"
+    flows.mkdir()
+    (flows / "definitions.flow").write_text(FLOWS + """
+policy:
+    at most 1 emails per lead per 7 days
+    send between 09:00 and 18:00 on business days in lead time zone, default "Asia/Tokyo"
+    skip public holidays
+""", encoding="utf-8")
+    engine = connect(url)
+    with engine.begin() as conn:
+        enrollment = conn.execute(enrollments.insert().values(
+            flow="nurture", version=1, lead_id=1, step="intro", state="waiting",
+            entered_at=T - 2 * DAY, updated_at=T - 2 * DAY).returning(enrollments.c.id)
+        ).scalar_one()
+        conn.execute(outbox.insert().values(
+            flow="nurture", enrollment_id=enrollment, step="intro", occurrence="1", lead_id=1,
+            flow_version=1, action="send", template="intro.html", status="sent",
+            sent_at=T - 2 * DAY, next_attempt_at=T - 2 * DAY, created_at=T - 2 * DAY,
+            updated_at=T - 2 * DAY))
+    engine.dispose()
+    code, out = run((url, str(flows)), "lead1@example.com")
+    assert code == 0, out
+    # Tuesday 09:00 in Tokyo
+    assert "an email due now: deferred until 2026-11-24T00:00+00:00: outside the sending " \
+        "window (09:00-18:00 on business days, Asia/Tokyo)" in out, out
+    assert "at most 1 emails per lead per 7 days: 1 used" in out
+    doc = json.loads(run((url, str(flows)), "lead2@example.com", "--format", "json")[1])
+    assert doc["policy"]["caps"] == [{"rule": "at most 1 emails per lead per 7 days",
+                                      "used": 0, "allowed": 1}]
+    assert doc["policy"]["email_due_now"]["status"] == "deferred"
+    assert doc["policy"]["email_due_now"]["reason"].startswith("outside the sending window")
