@@ -124,6 +124,7 @@ CODES: dict[str, str] = {
     "W0112": "a `move` that never applies: its old label is still a step of the flow",
     "W0113": "live enrollments (in the store given to `engine check --db`) at a step the flow "
              "no longer has, with no `move` line for it: the next tick ends them",
+    "W0114": "a `wait until` event test without a window: a lead who ever did it goes on at once",
 }
 
 

@@ -1,7 +1,7 @@
 """Structure of flows: entries and one-off settings, steps that can never run, splits, repeats.
 
-E0401-E0407 and W0103-W0104. Spans point at the keyword that starts the line (a step's span
-runs to the next line, so its first word is the exact place to show).
+E0401-E0407, W0103-W0104 and W0114. Spans point at the keyword that starts the line (a step's
+span runs to the next line, so its first word is the exact place to show).
 """
 
 from __future__ import annotations
@@ -78,6 +78,8 @@ def check_structure(modules: Sequence[A.Module], ctx: Context) -> list[Diagnosti
                     out.extend(_split(step))
                 elif isinstance(step, A.Repeat):
                     out.extend(_repeat(step))
+                elif isinstance(step, A.WaitEvent):
+                    out.extend(_waits_on_history(step))
     return out
 
 
@@ -169,6 +171,29 @@ def _split(split: A.Split) -> list[Diagnostic]:
                          where, "add another branch (a holdout such as `control 10%` counts), "
                          "or remove the split and keep its steps"))
     return out
+
+
+def _history_tests(c: A.Condition) -> Iterator[A.Count | A.Did]:
+    """The wait's event test when any matching event of the lead's whole history satisfies
+    it: `visited "/p*"`, `clicked any email`, `at least 2 downloads`, without a window."""
+    if isinstance(c, A.Did) and c.window is None and not isinstance(c.target, A.Name):
+        yield c  # `clicked STEP` counts from the lead's latest entry into the flow only
+    elif isinstance(c, A.Count) and c.op == "at least" and c.n > 0 and c.window is None:
+        yield c
+
+
+def _waits_on_history(wait: A.WaitEvent) -> list[Diagnostic]:
+    """W0114: `wait until` an event test that a past event satisfies: a lead who did it once,
+    long before, goes on at once instead of waiting for a new one."""
+    from dsl.formatter import condition as show
+
+    return [warning("W0114", f"`{show(test)}` is true at once for a lead who ever did it: this "
+                    "wait does not wait for a new one", test.span if test.span.line
+                    else keyword_span(wait),
+                    "look at recent events only (`... in last 3 days`), or wait on a step of "
+                    "this flow (`clicked intro`), which counts from the lead's entry",
+                    "an event test without a window reads the lead's whole history")
+            for test in _history_tests(wait.condition)]
 
 
 def _repeat(rep: A.Repeat) -> list[Diagnostic]:

@@ -92,6 +92,20 @@ def test_repeat_rules() -> None:
                       '        notify owner "a.txt"')) == []
 
 
+
+def test_a_wait_on_an_event_of_the_whole_history_is_flagged() -> None:
+    """W0114 where a past event ends the wait at once; not for a step of the flow, a window
+    or an absence."""
+    def wait(cond: str) -> list[tuple[str, int]]:
+        return codes(flow(f'send intro "a.html"\nwait until {cond} or 3 days'))
+
+    assert wait('visited "/pricing*"') == [("W0114", 5)]
+    assert wait("clicked any email") == [("W0114", 5)]
+    assert wait("at least 2 downloads") == [("W0114", 5)]
+    assert wait("clicked intro") == []
+    assert wait('visited "/pricing*" in last 1 day') == []
+    assert wait("no page views in last 3 days") == []
+
 # ---------------------------------------------------------------- shared definitions
 
 
