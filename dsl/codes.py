@@ -125,6 +125,7 @@ CODES: dict[str, str] = {
     "W0113": "live enrollments (in the store given to `engine check --db`) at a step the flow "
              "no longer has, with no `move` line for it: the next tick ends them",
     "W0114": "a `wait until` event test without a window: a lead who ever did it goes on at once",
+    "W0115": "hand-offs to one team with different daily capacities (the team's queue is one)",
 }
 
 

@@ -1,11 +1,12 @@
 """Structure of flows: entries and one-off settings, steps that can never run, splits, repeats.
 
-E0401-E0407, W0103-W0104 and W0114. Spans point at the keyword that starts the line (a step's
+E0401-E0407, W0103-W0104, W0114 and W0115. Spans point at the keyword that starts the line (a step's
 span runs to the next line, so its first word is the exact place to show).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -80,6 +81,38 @@ def check_structure(modules: Sequence[A.Module], ctx: Context) -> list[Diagnosti
                     out.extend(_repeat(step))
                 elif isinstance(step, A.WaitEvent):
                     out.extend(_waits_on_history(step))
+    out.extend(_capacities(modules))
+    return out
+
+
+def _capacities(modules: Sequence[A.Module]) -> list[Diagnostic]:
+    """W0115: hand-offs to one team with different daily capacities. The team's queue is one:
+    a lead handed off `at most 5 per day` waits once 5 leads of any flow went that day."""
+    by_team: dict[str, list[A.Handoff]] = {}
+    for flow in flows(modules):
+        blocks = [flow.steps, *(i.steps for i in flow.items if isinstance(i, A.OnGoal))]
+        for block in blocks:
+            for step in all_steps(block):
+                if isinstance(step, A.Handoff):
+                    by_team.setdefault(step.team, []).append(step)
+    out: list[Diagnostic] = []
+    for team, steps in by_team.items():
+        counts = Counter(s.per_day for s in steps)
+        if len(counts) < 2:
+            continue
+        # the odd ones out are flagged, against what most of the team's hand-offs say
+        usual, _ = max(counts.items(), key=lambda kv: (kv[1], kv[0] or 0))
+        first = next(s for s in steps if s.per_day == usual)
+        said = "no capacity" if usual is None else f"at most {usual} per day"
+        for step in steps:
+            if step.per_day == usual:
+                continue
+            out.append(warning(
+                "W0115", f"hand-offs to `{team}` declare different daily capacities",
+                keyword_span(step), f"say `{said}` here too, or change the others: the "
+                "capacity is the team's, counted over all of its hand-offs",
+                f"{counts[usual]} other hand-off(s) to `{team}` say {said}, the first at "
+                f"{first.span.file}:{first.span.line}"))
     return out
 
 

@@ -106,6 +106,21 @@ def test_a_wait_on_an_event_of_the_whole_history_is_flagged() -> None:
     assert wait('visited "/pricing*" in last 1 day') == []
     assert wait("no page views in last 3 days") == []
 
+
+def test_hand_offs_to_one_team_with_different_capacities_are_flagged() -> None:
+    """W0115 at the odd ones out (the capacity is the team's queue's), across flows and the
+    `on goal:` block; none when they agree."""
+    def handoff(per_day: str) -> str:
+        return f"handoff to sales{per_day}"
+
+    a = flow(handoff(", at most 40 per day") + "\non goal:\n    " + handoff(", at most 40 per day"),
+             head=ENTRY + '    goal when stage is "mql"\n')
+    b = "flow g:\n" + ENTRY + "    " + handoff(", at most 5 per day") + "\n"
+    assert [(d.code, d.span.file, d.span.line) for d in run(a, b)] == [("W0115", "f1.flow", 4)]
+    assert codes(a, b.replace("5 per day", "40 per day")) == []
+    assert codes(flow(handoff("") + "\n" + handoff(", at most 3 per day") + "\n"
+                      + handoff(", at most 3 per day"))) == [("W0115", 4)]
+
 # ---------------------------------------------------------------- shared definitions
 
 
