@@ -14,6 +14,8 @@ from engine.config import ConfigError
 from engine.workspace import UsageError, Workspace, load
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from engine.config import Settings
 
 T = TypeVar("T")
@@ -22,6 +24,17 @@ FORMAT = click.option("--format", "fmt_", type=click.Choice(["text", "json"]), d
                       show_default=True, help="text for people, json for machines")
 TEMPLATES = click.option("--templates", metavar="DIR", default=None,
                          help="templates folder (default: templates/ beside the flows folder)")
+
+
+def console() -> Console:
+    """Where tables go: the terminal's width, or 160 columns into a pipe or a file (Rich's 80
+    would cut names and addresses short in CI logs), or $COLUMNS when set."""
+    import os
+
+    from rich.console import Console
+
+    wide = sys.stdout.isatty() or "COLUMNS" in os.environ
+    return Console(width=None if wide else 160)
 
 
 def guarded(fn: Callable[[], T]) -> T:

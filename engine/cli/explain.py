@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from engine.cli.common import guarded
+from engine.cli.common import console, guarded
 from engine.cli.db import DB_OPTION, store_errors
 from engine.cli.query import load_definitions, parse_time
 from engine.workspace import UsageError
 
 if TYPE_CHECKING:
-    from rich.console import Console
     from rich.tree import Tree
 
     from engine.conditions.explain import FlowExplanation, Node
@@ -176,12 +175,6 @@ def score_table(b: Breakdown) -> Any:
     if not b.contributions:
         table.add_row("(no line applies)", "", "", "", "", "0")
     return table
-
-
-def console() -> Console:
-    from rich.console import Console
-
-    return Console(width=None if sys.stdout.isatty() else 160)
 
 
 def print_text(address: str, lead_id: int, at: dt.datetime, explained: list[FlowExplanation],

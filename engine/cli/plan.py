@@ -73,13 +73,16 @@ def show(result: dict[str, Any], fmt_: str) -> None:
     if fmt_ == "markdown":
         click.echo(report.markdown(result))
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from engine.cli.common import console as make_console
+
+    console = make_console()
     table = Table(title=f"plan at {result['at']} (nothing was written)", title_justify="left")
     for column in ("flow", "step", "action", "leads", "outcome", "sample"):
-        table.add_column(column, justify="right" if column == "leads" else "left")
+        # names and addresses wrap onto more lines rather than lose their ends
+        table.add_column(column, justify="right" if column == "leads" else "left",
+                         overflow="fold")
     for (flow, step, action), items in report.grouped(result["actions"]).items():
         sample = ", ".join(a.get("email") or "" for a in items[:report.SAMPLE])
         table.add_row(flow, step, action, str(len(items)), report.status_counts(items),

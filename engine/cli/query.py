@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 TABLE_ROWS = 20
 
 
-def parse_time(text: str | None) -> dt.datetime:
+def parse_time(text: str | None, option: str = "--at") -> dt.datetime:
     """``--at``: ``2026-11-23`` (midnight UTC), ``2026-11-23T09:00`` (UTC) or with an offset;
     None: now."""
     if text is None:
@@ -30,7 +30,7 @@ def parse_time(text: str | None) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise UsageError(f"--at {text!r} is not a date or date-time (e.g. 2026-11-23 or "
+        raise UsageError(f"{option} {text!r} is not a date or date-time (e.g. 2026-11-23 or "
                          "2026-11-23T09:00+09:00)") from None
     return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
 
@@ -166,10 +166,11 @@ def output(fmt_: str, condition: str, at: dt.datetime, count: int, names: list[s
         writer.writerow(names)
         writer.writerows([["" if v is None else cell(v) for v in r] for r in rows])
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    from engine.cli.common import console as make_console
+
+    console = make_console()
     noun = "lead matches" if count == 1 else "leads match"
     console.print(f"{count:,} {noun} at {at.isoformat(timespec='seconds')}: {condition}",
                   markup=False, highlight=False)

@@ -78,13 +78,15 @@ def run_once_cli(engine: Any, folder: Any, at: dt.datetime, settings: Any,
 
 
 def print_report(report: Any) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from engine.cli.common import console as make_console
+
+    console = make_console()
     table = Table(title=f"tick at {report.at.isoformat()}", title_justify="left")
     for column in ("flow", "entered", "advanced", "exited", "goal", "actions"):
-        table.add_column(column, justify="left" if column in ("flow", "actions") else "right")
+        table.add_column(column, justify="left" if column in ("flow", "actions") else "right",
+                         overflow="fold")
     for t in report.ticks:
         actions = ", ".join(f"{k} {v}" for k, v in sorted(t.actions.items())) or "-"
         table.add_row(t.flow, str(t.entered), str(t.advanced), str(t.exited), str(t.goals),

@@ -15,6 +15,7 @@ from engine.cli.db import DB_OPTION, store_errors
 from engine.cli.query import parse_time
 from engine.workspace import UsageError
 
+DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
 EVERY = re.compile(r"^\s*(\d+)\s*(m|min|minutes?|h|hours?|d|days?)\s*$")
 
 
@@ -34,7 +35,8 @@ def parse_every(text: str | None) -> dt.timedelta | None:
 @click.argument("path", default="flows")
 @DB_OPTION
 @click.option("--from", "start_text", metavar="TIME", required=True, help="first moment")
-@click.option("--to", "end_text", metavar="TIME", required=True, help="last moment")
+@click.option("--to", "end_text", metavar="TIME", required=True,
+              help="last moment (a date alone: to the end of that day, UTC)")
 @click.option("--every", "every_text", metavar="N[m|h|d]", default=None,
               help="tick every flow this often (default: each flow on its own schedule)")
 @click.option("--format", "fmt_", type=click.Choice(["table", "json"]), default="table",
@@ -51,7 +53,9 @@ def simulate(path: str, db_url: str | None, start_text: str, end_text: str,
         from engine.runtime.runner import simulate as run_simulation
         from engine.store import db as store
 
-        start, end = parse_time(start_text), parse_time(end_text)
+        start, end = parse_time(start_text, "--from"), parse_time(end_text, "--to")
+        if DATE_ONLY.match(end_text):  # "to December 5" takes in December 5
+            end += dt.timedelta(days=1) - dt.timedelta(microseconds=1)
         if end < start:
             raise UsageError("--to comes before --from")
         if end - start > dt.timedelta(days=400):
@@ -64,18 +68,20 @@ def simulate(path: str, db_url: str | None, start_text: str, end_text: str,
         if fmt_ == "json":
             click.echo(json.dumps([d.__dict__ for d in days], indent=2))
             return 0
-        from rich.console import Console
         from rich.table import Table
+
+        from engine.cli.common import console
 
         table = Table(title=f"simulated {start.date()} to {end.date()} (nothing was kept)",
                       title_justify="left")
         for column in ("day", "ticks", "entered", "sent", "notified", "handed off",
                        "deferred", "blocked"):
-            table.add_column(column, justify="left" if column == "day" else "right")
+            table.add_column(column, justify="left" if column == "day" else "right",
+                             no_wrap=column == "day")
         for d in days:
             table.add_row(d.day, str(d.ticks), str(d.entered), str(d.sent), str(d.notified),
                           str(d.handed_off), str(d.deferred), str(d.blocked))
-        Console().print(table)
+        console().print(table)
         return 0
 
     sys.exit(guarded(body))

@@ -69,6 +69,17 @@ def test_usage_errors(demo: Path) -> None:
     bad = engine("simulate", "flows", "--from", "2026-12-01", "--to", "2026-12-05",
                  "--every", "0d", cwd=demo, check=False)
     assert bad.returncode == 2 and "--every" in bad.stderr
+    bad = engine("simulate", "flows", "--from", "2026-12-01", "--to", "soon", cwd=demo,
+                 check=False)
+    assert bad.returncode == 2 and "--to 'soon' is not a date" in bad.stderr
+
+
+def test_simulate_to_a_date_takes_in_that_whole_day(demo: Path) -> None:
+    out = engine("simulate", "flows", "--from", "2026-12-02", "--to", "2026-12-03",
+                 "--every", "12h", "--format", "json", cwd=demo)
+    days = json.loads(out.stdout)
+    assert [d["day"] for d in days] == ["2026-12-02", "2026-12-03"]
+    assert days[0]["ticks"] == days[1]["ticks"] > 0  # 00:00 and 12:00 on both days
 
 
 @pytest.mark.slow
