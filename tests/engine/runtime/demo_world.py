@@ -96,7 +96,9 @@ def _roll(*parts: object) -> float:
 def respond(engine: Engine, at: dt.datetime) -> int:
     """The leads' answers to what was sent at T, five minutes later: some open, fewer click
     (and then read the pricing page or case studies), a few ask for a demo or a contact, and
-    inside sales recycles a few leads (stage change). Returns the events written."""
+    inside sales recycles a few leads (stage change), and opens a deal with a few whose next
+    email is still held by the policy (so the next tick's exit cancels it). Returns the events
+    written."""
     when = at + dt.timedelta(minutes=5)
     rows: list[dict[str, Any]] = []
     recycled: list[int] = []
@@ -128,16 +130,23 @@ def respond(engine: Engine, at: dt.datetime) -> int:
         if rows:
             keys = sorted({k for row in rows for k in row})  # executemany: the same keys
             conn.execute(events.insert(), [{k: row.get(k) for k in keys} for row in rows])
-        for lead_id in recycled:
+        held = conn.execute(sa.select(outbox.c.lead_id).distinct()
+                            .where(outbox.c.action == "send", outbox.c.status == "deferred")
+                            .order_by(outbox.c.lead_id)).scalars().all()
+        deals = [int(i) for i in held if _roll("deal", i, at.isoformat()) < 0.1]
+        changes = [(i, "recycle", ("lead", "dormant", "mql")) for i in recycled]
+        changes += [(i, "opportunity", ("lead", "dormant", "recycle", "customer"))
+                    for i in deals]
+        for lead_id, to, from_ in changes:
             stage = conn.execute(sa.select(leads.c.stage)
                                  .where(leads.c.id == lead_id)).scalar()
-            if stage in ("lead", "dormant", "mql"):
+            if stage in from_:
                 conn.execute(leads.update().where(leads.c.id == lead_id)
-                             .values(stage="recycle", updated_at=when))
+                             .values(stage=to, updated_at=when))
                 conn.execute(events.insert().values(
                     lead_id=lead_id, type="stage_change", occurred_at=when, from_stage=stage,
-                    to_stage="recycle", source="crm"))
-    return len(rows) + len(recycled)
+                    to_stage=to, source="crm"))
+    return len(rows) + len(changes)
 
 
 def next_day(engine: Engine, at: dt.datetime) -> None:
