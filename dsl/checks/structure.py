@@ -66,13 +66,17 @@ def flows(modules: Sequence[A.Module]) -> Iterator[A.Flow]:
         yield from (i for i in m.items if isinstance(i, A.Flow))
 
 
+def step_blocks(flow: A.Flow) -> list[tuple[A.Step, ...]]:
+    """The flow's steps and those of its `on goal:` block."""
+    return [flow.steps, *(i.steps for i in flow.items if isinstance(i, A.OnGoal))]
+
+
 def check_structure(modules: Sequence[A.Module], ctx: Context) -> list[Diagnostic]:
     reasoner = shared_reasoner(modules)
     out: list[Diagnostic] = []
     for flow in flows(modules):
         out.extend(_settings(flow))
-        blocks = [flow.steps, *(i.steps for i in flow.items if isinstance(i, A.OnGoal))]
-        for block in blocks:
+        for block in step_blocks(flow):
             _unreachable(block, reasoner, out)
             for step in all_steps(block):
                 if isinstance(step, A.Split):
@@ -90,8 +94,7 @@ def _capacities(modules: Sequence[A.Module]) -> list[Diagnostic]:
     a lead handed off `at most 5 per day` waits once 5 leads of any flow went that day."""
     by_team: dict[str, list[A.Handoff]] = {}
     for flow in flows(modules):
-        blocks = [flow.steps, *(i.steps for i in flow.items if isinstance(i, A.OnGoal))]
-        for block in blocks:
+        for block in step_blocks(flow):
             for step in all_steps(block):
                 if isinstance(step, A.Handoff):
                     by_team.setdefault(step.team, []).append(step)
