@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from dsl import ast as A
 from dsl.checks.memo import shared_reasoner
-from dsl.checks.structure import all_steps
+from dsl.checks.structure import all_steps, step_blocks
 from dsl.diagnostics import Diagnostic, warning
 from dsl.formatter import condition as show
 from dsl.logic.solve import Conflict, Reasoner
@@ -56,8 +56,7 @@ def _flow_conditions(flow: A.Flow) -> Iterator[A.Condition]:
             yield item.condition
         elif isinstance(item, A.EnterOn) and item.condition is not None:
             yield item.condition
-    blocks = [flow.steps, *(i.steps for i in flow.items if isinstance(i, A.OnGoal))]
-    for block in blocks:
+    for block in step_blocks(flow):
         for step in all_steps(block):
             if isinstance(step, A.If):
                 yield from (b.condition for b in step.branches)
