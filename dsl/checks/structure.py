@@ -209,13 +209,13 @@ def _split(split: A.Split) -> list[Diagnostic]:
     return out
 
 
-def _history_tests(c: A.Condition) -> Iterator[A.Count | A.Did]:
-    """The wait's event test when any matching event of the lead's whole history satisfies
-    it: `visited "/p*"`, `clicked any email`, `at least 2 downloads`, without a window."""
-    if isinstance(c, A.Did) and c.window is None and not isinstance(c.target, A.Name):
-        yield c  # `clicked STEP` counts from the lead's latest entry into the flow only
-    elif isinstance(c, A.Count) and c.op == "at least" and c.n > 0 and c.window is None:
-        yield c
+def _on_history(c: A.Condition) -> bool:
+    """Whether any matching event of the lead's whole history satisfies the wait's test:
+    `visited "/p*"`, `clicked any email`, `at least 2 downloads`, without a window (`clicked
+    STEP` counts from the lead's latest entry into the flow only)."""
+    if isinstance(c, A.Did):
+        return c.window is None and not isinstance(c.target, A.Name)
+    return isinstance(c, A.Count) and c.op == "at least" and c.n > 0 and c.window is None
 
 
 def _waits_on_history(wait: A.WaitEvent) -> list[Diagnostic]:
@@ -223,13 +223,15 @@ def _waits_on_history(wait: A.WaitEvent) -> list[Diagnostic]:
     long before, goes on at once instead of waiting for a new one."""
     from dsl.formatter import condition as show
 
+    test = wait.condition
+    if not _on_history(test):
+        return []
     return [warning("W0114", f"`{show(test)}` is true at once for a lead who ever did it: this "
-                    "wait does not wait for a new one", test.span if test.span.line
-                    else keyword_span(wait),
+                    "wait does not wait for a new one",
+                    test.span if test.span.line else keyword_span(wait),
                     "look at recent events only (`... in last 3 days`), or wait on a step of "
                     "this flow (`clicked intro`), which counts from the lead's entry",
-                    "an event test without a window reads the lead's whole history")
-            for test in _history_tests(wait.condition)]
+                    "an event test without a window reads the lead's whole history")]
 
 
 def _repeat(rep: A.Repeat) -> list[Diagnostic]:

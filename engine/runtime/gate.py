@@ -249,10 +249,16 @@ class Gate:
         return latest
 
     def cap_reason(self, times: list[dt.datetime], at: dt.datetime) -> str:
-        for cap in self.caps:
-            if len([t for t in times if t > at - span(cap.per)]) >= cap.count:
-                return f"over the cap: at most {cap.count} emails per lead per {duration(cap.per)}"
+        for use in self.cap_uses(times, at):
+            if use.used >= use.allowed:
+                return f"over the cap: {use.rule}"
         return "over the cap"
+
+    def cap_uses(self, times: list[dt.datetime], at: dt.datetime) -> list[CapUse]:
+        """Each cap with how many of the sends at ``times`` fall inside its period before T."""
+        return [CapUse(f"at most {cap.count} emails per lead per {duration(cap.per)}",
+                       len([t for t in times if t > at - period]), count)
+                for cap, (count, period) in zip(self.caps, self.periods, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -297,11 +303,8 @@ def lead_policy(conn: Connection, folder: Folder, lead_id: int, at: dt.datetime)
         .order_by(suppressions.c.created_at, suppressions.c.id)).all()
     verdict = gate.verdicts(conn, [_Due(lead_id, at)], at)[0]
     times = gate.sends(conn, [lead_id], at).get(lead_id, []) if gate.caps else []
-    caps = [CapUse(f"at most {cap.count} emails per lead per {duration(cap.per)}",
-                   len([t for t in times if t > at - span(cap.per)]), cap.count)
-            for cap in gate.caps]
     return LeadPolicy([dict(r._mapping) for r in found], lead.consent, lead.legal_basis,
-                      verdict, caps)
+                      verdict, gate.cap_uses(times, at))
 
 
 def _priority(row: Any) -> int:
